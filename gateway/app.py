@@ -1,0 +1,72 @@
+"""The Starlette application: routes, lifespan and middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+
+from gateway.config import Settings, load_settings
+from gateway.http import BodySizeLimit, healthz, readyz, sdl
+from gateway.resources import open_resources
+from gateway.schema import build_schema
+from gateway.view import GatewayGraphQL
+
+log = logging.getLogger("mlmeta")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the app; its clients are opened by the lifespan, once per process."""
+    settings = settings or load_settings()
+    schema = build_schema(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_resources(settings) as resources:
+            graphql = GatewayGraphQL(
+                resources,
+                schema=schema,
+                graphql_ide="graphiql" if settings.graphiql else None,
+                multipart_uploads_enabled=False,
+            )
+            app.state.resources = resources
+            app.state.graphql.app = graphql
+            log.info("mlmeta ready: GraphQL at /graphql")
+            yield
+
+    graphql_endpoint = _Deferred()
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_endpoint),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/schema.graphql", sdl, methods=["GET"]),
+        ],
+        middleware=[Middleware(BodySizeLimit, limit=settings.max_body_bytes)],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.schema = schema
+    app.state.graphql = graphql_endpoint
+    return app
+
+
+class _Deferred:
+    """The GraphQL ASGI app, which exists only once the lifespan has opened the clients."""
+
+    app: GatewayGraphQL | None = None
+
+    async def __call__(self, scope: object, receive: object, send: object) -> None:
+        if self.app is None:
+            raise RuntimeError("the gateway's lifespan has not started")
+        await self.app(scope, receive, send)  # type: ignore[arg-type]
+
+
+def create_app_from_env() -> Starlette:
+    """uvicorn factory entry (``gateway.app:create_app_from_env``): settings from env."""
+    return create_app(load_settings())

@@ -1,0 +1,182 @@
+"""The ``mlmeta`` command: serve, migrate, export-schema, seed-demo, version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import webbrowser
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway import __version__
+from gateway.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("mlmeta")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlmeta",
+        description="GraphQL gateway for ML metadata. Settings come from MLMETA_* "
+        "variables and an optional TOML file (--config or MLMETA_CONFIG); see README.md.",
+    )
+    parser.add_argument("--config", type=Path, help="TOML config file ([mlmeta] table)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the gateway (uvicorn)")
+    serve.add_argument("--host", help="bind address (MLMETA_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (MLMETA_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (MLMETA_WORKERS, default 1)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="embedded demo: local moto server for AWS, demo catalog folder and data, "
+        "SQLite, anonymous access",
+    )
+    serve.add_argument(
+        "--no-browser", action="store_true", help="do not open GraphiQL in a browser"
+    )
+
+    commands.add_parser("migrate", help="apply metadata DB migrations (Alembic) up to head")
+
+    export = commands.add_parser("export-schema", help="print the GraphQL SDL")
+    export.add_argument("--output", "-o", type=Path, help="write to this file instead")
+
+    seed = commands.add_parser(
+        "seed-demo",
+        help="write the demo catalog folder and seed the demo AWS data into the configured "
+        "AWS endpoint (a moto server)",
+    )
+    seed.add_argument(
+        "--allow-real-aws",
+        action="store_true",
+        help="seed even when no MLMETA_AWS_ENDPOINT_URL points at a local fake",
+    )
+
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(config_file=args.config)
+    except ConfigError as exc:
+        print(f"mlmeta: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    handler = {
+        "serve": _serve,
+        "migrate": _migrate,
+        "export-schema": _export_schema,
+        "seed-demo": _seed_demo,
+        "version": _version,
+    }[args.command]
+    try:
+        return handler(args, settings)
+    except ConfigError as exc:
+        print(f"mlmeta: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _version(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"mlmeta {__version__}")
+    return 0
+
+
+def _export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.schema import build_schema
+
+    sdl = str(build_schema(settings)) + "\n"
+    if args.output:
+        args.output.write_text(sdl)
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from sources.metadb import current_revision, upgrade
+
+    if settings.is_sqlite:
+        Path(settings.database_url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
+    asyncio.run(upgrade(settings.database_url))
+    print(f"metadb at revision {asyncio.run(current_revision(settings.database_url))}")
+    return 0
+
+
+def _seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.demo import seed_aws, write_catalog
+
+    if not settings.aws_endpoint_url and not args.allow_real_aws:
+        print(
+            "mlmeta: seed-demo writes demo resources to AWS; set MLMETA_AWS_ENDPOINT_URL to a "
+            "moto server, or pass --allow-real-aws",
+            file=sys.stderr,
+        )
+        return 2
+    count = write_catalog(Path(settings.catalog_folder))
+    summary = asyncio.run(seed_aws(settings.aws_endpoint_url, settings.aws_region))
+    print(f"catalog: {count} entities in {settings.catalog_folder}")
+    print(f"aws: {summary}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    overrides = {"host": args.host, "port": args.port, "workers": args.workers}
+    for key, value in overrides.items():
+        if value is not None:
+            os.environ[f"MLMETA_{key.upper()}"] = str(value)
+    moto = None
+    if args.demo or settings.demo:
+        moto = _start_demo(settings)
+    settings = load_settings(config_file=args.config)
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    log.info("GraphiQL: %s", url)
+    if (args.demo or settings.demo) and not args.no_browser and _has_display():
+        webbrowser.open(url)
+    try:
+        uvicorn.run(
+            "gateway.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+        )
+    finally:
+        if moto is not None:
+            moto.stop()
+    return 0
+
+
+def _start_demo(settings: Settings) -> object:
+    """Start the local AWS fake, write the catalog, seed, and point the gateway at them."""
+    from gateway.demo import seed_aws, start_moto, write_catalog
+
+    moto = start_moto()
+    os.environ["MLMETA_AWS_ENDPOINT_URL"] = moto.endpoint_url
+    os.environ["MLMETA_ALLOW_ANONYMOUS"] = "true"
+    os.environ["MLMETA_DEMO"] = "true"
+    count = write_catalog(Path(settings.catalog_folder))
+    summary = asyncio.run(seed_aws(moto.endpoint_url, settings.aws_region))
+    log.info("demo: %d catalog entities in %s", count, settings.catalog_folder)
+    log.info("demo: AWS (moto) at %s: %s", moto.endpoint_url, summary)
+    return moto
+
+
+def _has_display() -> bool:
+    return sys.platform in ("darwin", "win32") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""Settings, read once at start-up from a TOML file and ``MLMETA_*`` variables.
+
+Precedence: explicit overrides (the CLI's flags) > environment > config file >
+defaults. Every setting is documented in README.md with its default; the table
+there is generated from ``SETTINGS_DOC`` so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "MLMETA_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the gateway cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class ServiceToken:
+    """A static token for automation; only its sha256 is kept in memory."""
+
+    name: str
+    sha256: str
+    can_write: bool = False
+
+    @classmethod
+    def parse(cls, entry: str) -> ServiceToken:
+        """Parse ``name:sha256:<hex>[:write]`` or ``name:token:<plain>[:write]``."""
+        parts = entry.strip().split(":")
+        if len(parts) not in (3, 4) or parts[1] not in ("sha256", "token") or not parts[0]:
+            raise ConfigError(
+                "MLMETA_SERVICE_TOKENS entries look like 'name:sha256:<hex>[:write]' "
+                "or 'name:token:<plain>[:write]'"
+            )
+        name, form, value = parts[0], parts[1], parts[2]
+        if len(parts) == 4 and parts[3] not in ("write", "read"):
+            raise ConfigError(f"service token {name!r}: scope must be 'read' or 'write'")
+        if form == "token":
+            if len(value) < 16:
+                raise ConfigError(f"service token {name!r} is shorter than 16 characters")
+            value = hashlib.sha256(value.encode()).hexdigest()
+        elif len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower()):
+            raise ConfigError(f"service token {name!r}: sha256 must be 64 hex digits")
+        return cls(name=name, sha256=value.lower(), can_write=len(parts) == 4 and parts[3] == "write")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the gateway. Frozen: read once, passed around, never mutated."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    auto_migrate: bool = True
+
+    catalog_backend: str = "folder"
+    catalog_folder: str = ""
+    backstage_url: str = ""
+    backstage_token: str = ""
+
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str = ""
+    aws_timeout_seconds: float = 10.0
+    aws_max_attempts: int = 3
+    stepfunctions_enabled: bool = True
+    sagemaker_enabled: bool = True
+
+    jwks_url: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = "backstage"
+    jwt_algorithms: tuple[str, ...] = ("ES256", "RS256")
+    userinfo_url: str = ""
+    ownership_cache_seconds: float = 60.0
+    service_tokens: tuple[ServiceToken, ...] = ()
+    allow_anonymous: bool = False
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_body_bytes: int = 1_048_576
+    max_page_size: int = 100
+    graphiql: bool = True
+    readiness_timeout_seconds: float = 3.0
+
+    demo: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            url = f"sqlite+aiosqlite:///{self.data_dir / 'mlmeta.db'}"
+            object.__setattr__(self, "database_url", url)
+        if not self.catalog_folder:
+            object.__setattr__(self, "catalog_folder", str(self.data_dir / "catalog"))
+        if self.catalog_backend not in ("folder", "backstage"):
+            raise ConfigError("MLMETA_CATALOG_BACKEND must be 'folder' or 'backstage'")
+        if self.catalog_backend == "backstage" and not self.backstage_url:
+            raise ConfigError("MLMETA_CATALOG_BACKEND=backstage needs MLMETA_BACKSTAGE_URL")
+        base = self.backstage_url.rstrip("/")
+        if base and not self.jwks_url:
+            object.__setattr__(self, "jwks_url", f"{base}/api/auth/.well-known/jwks.json")
+        if base and not self.userinfo_url:
+            object.__setattr__(self, "userinfo_url", f"{base}/api/auth/v1/userinfo")
+        if self.max_page_size < 1 or self.max_depth < 1 or self.workers < 1:
+            raise ConfigError("page size, depth and workers must be at least 1")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+SETTINGS_DOC: dict[str, str] = {
+    "host": "Address `mlmeta serve` binds to.",
+    "port": "Port `mlmeta serve` listens on.",
+    "workers": "uvicorn worker processes.",
+    "log_level": "Log level (debug, info, warning, error).",
+    "data_dir": "Local data folder (SQLite file, demo catalog).",
+    "database_url": "Metadata DB URL; default `sqlite+aiosqlite:///<data_dir>/mlmeta.db`. "
+    "PostgreSQL: `postgresql+asyncpg://user@host:5432/db`.",
+    "auto_migrate": "Apply Alembic migrations on `serve` (SQLite only; run `mlmeta migrate` "
+    "for PostgreSQL).",
+    "catalog_backend": "`folder` (catalog-info.yaml files) or `backstage` (catalog REST API).",
+    "catalog_folder": "Folder of catalog-info.yaml files for the `folder` backend; "
+    "default `<data_dir>/catalog`.",
+    "backstage_url": "Backstage backend base URL, e.g. `https://portal.example.com`.",
+    "backstage_token": "Static service token for principal-free background calls to Backstage.",
+    "aws_region": "AWS region of Step Functions and SageMaker.",
+    "aws_endpoint_url": "Override of the AWS endpoint (a moto server in the demo and tests).",
+    "aws_timeout_seconds": "Connect and read timeout of each AWS call.",
+    "aws_max_attempts": "botocore `standard` retry mode attempts.",
+    "stepfunctions_enabled": "Use AWS Step Functions as a pipeline source.",
+    "sagemaker_enabled": "Use SageMaker as a pipeline, model and card source.",
+    "jwks_url": "JWKS of the portal; default `<backstage_url>/api/auth/.well-known/jwks.json`.",
+    "jwt_issuer": "Required `iss` of user tokens (empty: not checked).",
+    "jwt_audience": "Required `aud` of user tokens.",
+    "jwt_algorithms": "Accepted signature algorithms (comma-separated).",
+    "userinfo_url": "Where ownership refs are asked when a token has no `ent` claim; "
+    "default `<backstage_url>/api/auth/v1/userinfo`.",
+    "ownership_cache_seconds": "How long ownership refs from userinfo are cached per token.",
+    "service_tokens": "Comma-separated `name:sha256:<hex>[:write]` (or `name:token:<plain>`).",
+    "allow_anonymous": "Serve requests without a token as ANONYMOUS (demo only).",
+    "max_depth": "Maximum query depth.",
+    "max_aliases": "Maximum aliases in one document.",
+    "max_tokens": "Maximum lexical tokens in one document.",
+    "max_body_bytes": "Maximum request body size in bytes.",
+    "max_page_size": "Maximum `first` of any connection.",
+    "graphiql": "Serve GraphiQL on GET /graphql with Accept: text/html.",
+    "readiness_timeout_seconds": "Time each source gets to answer /readyz.",
+    "demo": "Start a local moto server, write the demo catalog and seed demo data.",
+}
+
+
+def _coerce(name: str, raw: object, kind: Any) -> object:
+    text = raw if isinstance(raw, str) else None
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            assert text is not None
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(text)
+        if kind is int:
+            return int(raw)  # type: ignore[call-overload]
+        if kind is float:
+            return float(raw)  # type: ignore[arg-type]
+        if kind is Path:
+            return Path(str(raw))
+        if name == "service_tokens":
+            entries = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(ServiceToken.parse(e) for e in entries if str(e).strip())
+        if name == "jwt_algorithms":
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        return str(raw)
+    except (TypeError, ValueError, AssertionError) as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: cannot use {raw!r}") from exc
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from defaults, a TOML file, ``MLMETA_*`` and overrides."""
+    env = os.environ if environ is None else environ
+    hints = get_type_hints(Settings)
+    values: dict[str, object] = {}
+    path = config_file or (Path(env["MLMETA_CONFIG"]) if env.get("MLMETA_CONFIG") else None)
+    if path is not None:
+        try:
+            loaded = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+        table = loaded.get("mlmeta", loaded)
+        for key, raw in table.items():
+            if key not in hints:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, hints[key])
+    for f in dataclasses.fields(Settings):
+        raw_env = env.get(ENV_PREFIX + f.name.upper())
+        if raw_env is not None:
+            values[f.name] = _coerce(f.name, raw_env, hints[f.name])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+__all__ = ["ConfigError", "ServiceToken", "Settings", "load_settings"]

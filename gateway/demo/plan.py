@@ -1,0 +1,194 @@
+"""What the demo seeds: datasets, pipeline runs, model versions and cards.
+
+Pure data, no I/O: ``aws_seed`` turns it into AWS calls. Names are stable so a
+second seed finds what the first one made, and so the catalog files can point
+at the same ARNs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.demo.asl import (
+    ARTIFACTS_BUCKET,
+    DATASETS_BUCKET,
+    SCORING_MODEL,
+)
+
+POLL_QUICK = 1  # seconds between training-job polls in the quick runs
+POLL_LONG = 86_400  # keeps a run in WaitForTraining for the whole demo
+
+FRAUD_GROUP = "fraud-detector"
+FRAUD_PIPELINE = "fraud-detector-training"
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """One execution of the training pipeline and what it is meant to end as."""
+
+    name: str
+    expect: str  # SUCCEEDED, FAILED, RUNNING or ABORTED
+    snapshot: str  # date of the training snapshot
+    learning_rate: float
+    n_estimators: int
+    max_depth: int
+    subsample: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    approval: str | None = None  # status set on the registered version
+    approval_note: str | None = None
+    git_sha: str = "3f9c2a1"
+    missing_data: bool = False
+
+    @property
+    def dataset_key(self) -> str:
+        return f"churn/training/{self.snapshot}/train.csv"
+
+    def input(self) -> dict[str, Any]:
+        return {
+            "dataset": {
+                "uri": f"s3://{DATASETS_BUCKET}/{self.dataset_key}",
+                "bucket": DATASETS_BUCKET,
+                "key": self.dataset_key,
+            },
+            "usage_events_uri": f"s3://{DATASETS_BUCKET}/events/usage/2026-11/",
+            "hyperparameters": {
+                "learning_rate": self.learning_rate,
+                "n_estimators": self.n_estimators,
+                "max_depth": self.max_depth,
+                "subsample": self.subsample,
+            },
+            "poll_interval_seconds": POLL_LONG if self.expect in ("RUNNING", "ABORTED") else POLL_QUICK,
+            "git_sha": self.git_sha,
+        }
+
+
+# The SUCCEEDED runs register model versions 1, 2, 3, 4 in this order.
+TRAINING_RUNS: tuple[TrainingRun, ...] = (
+    TrainingRun(
+        "baseline-xgb", "SUCCEEDED", "2026-11-01", 0.1, 200, 6, 0.8,
+        {"auc": 0.872, "f1": 0.61, "precision": 0.66, "recall": 0.57},
+        approval="Approved", approval_note="First production model; signed off by ml-platform.",
+        git_sha="3f9c2a1",
+    ),
+    TrainingRun(
+        "deeper-trees", "SUCCEEDED", "2026-11-01", 0.05, 400, 8, 0.8,
+        {"auc": 0.889, "f1": 0.64, "precision": 0.69, "recall": 0.60},
+        approval="Rejected",
+        approval_note="Recall on customers with tenure < 6 months fell 9 points: overfits.",
+        git_sha="8b41d07",
+    ),
+    TrainingRun(
+        "tuned-600-rounds", "SUCCEEDED", "2026-11-01", 0.05, 600, 6, 0.9,
+        {"auc": 0.903, "f1": 0.67, "precision": 0.71, "recall": 0.63},
+        approval="Approved", approval_note="Promoted to production after a 2-week shadow test.",
+        git_sha="c07e5f2",
+    ),
+    TrainingRun(
+        "more-data", "SUCCEEDED", "2026-11-15", 0.05, 600, 6, 0.9,
+        {"auc": 0.911, "f1": 0.68, "precision": 0.72, "recall": 0.64},
+        approval="PendingManualApproval", git_sha="e2d9a44",
+    ),
+    TrainingRun(
+        "high-learning-rate", "FAILED", "2026-11-01", 0.3, 100, 10, 1.0,
+        {"auc": 0.792, "f1": 0.49, "precision": 0.55, "recall": 0.44}, git_sha="5a6b7c8",
+    ),
+    TrainingRun(
+        "missing-snapshot", "FAILED", "2026-11-13", 0.05, 600, 6, 0.9,
+        git_sha="e2d9a44", missing_data=True,
+    ),
+    TrainingRun("nightly", "RUNNING", "2026-11-22", 0.05, 600, 6, 0.9, git_sha="f1e2d3c"),
+    TrainingRun("manual-rerun", "ABORTED", "2026-11-15", 0.08, 500, 7, 0.85, git_sha="f1e2d3c"),
+)
+TRAINING_SNAPSHOTS = ("2026-11-01", "2026-11-15", "2026-11-22")
+ABORT_ERROR = "UserCancelled"
+ABORT_CAUSE = "Superseded by the nightly run."
+
+
+@dataclass(frozen=True)
+class ScoringRun:
+    name: str
+    expect: str  # SUCCEEDED or TIMED_OUT
+    date: str
+    shards: int
+    upstream_delay_seconds: int
+
+    def input(self) -> dict[str, Any]:
+        return {
+            "input_prefix": f"churn/scoring/{self.date}/",
+            "model_name": SCORING_MODEL,
+            "upstream_delay_seconds": self.upstream_delay_seconds,
+        }
+
+
+SCORING_RUNS: tuple[ScoringRun, ...] = (
+    # Its feature snapshot lands an hour late: the run outlives the
+    # pipeline's TimeoutSeconds and ends TIMED_OUT.
+    ScoringRun("score-2026-11-23", "TIMED_OUT", "2026-11-23", 3, 3600),
+    ScoringRun("score-2026-11-21", "SUCCEEDED", "2026-11-21", 3, 0),
+    ScoringRun("score-2026-11-22", "SUCCEEDED", "2026-11-22", 4, 0),
+)
+
+
+def csv_rows(header: str, count: int, row: Any) -> bytes:
+    """A small deterministic CSV: ``row(i)`` gives the values of line ``i``."""
+    lines = [header] + [",".join(str(v) for v in row(i)) for i in range(count)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _customer(i: int) -> tuple[object, ...]:
+    contract = ("month-to-month", "one-year", "two-year")[i % 3]
+    tenure = 1 + (i * 7) % 60
+    charges = round(19.5 + (i * 13.7) % 90, 2)
+    churned = int(contract == "month-to-month" and tenure < 12)
+    return (f"C{10000 + i}", tenure, charges, contract, (i * 3) % 5, churned)
+
+
+def datasets() -> dict[str, bytes]:
+    """S3 keys of ``DATASETS_BUCKET`` and their bodies."""
+    customers = "customer_id,tenure_months,monthly_charges,contract,support_tickets,churned"
+    objects: dict[str, bytes] = {}
+    for snapshot in TRAINING_SNAPSHOTS:
+        objects[f"churn/training/{snapshot}/train.csv"] = csv_rows(customers, 40, _customer)
+    objects["events/usage/2026-11/events.csv"] = csv_rows(
+        "customer_id,event_date,sessions,minutes_used,dropped_calls",
+        60,
+        lambda i: (f"C{10000 + i % 40}", f"2026-11-{1 + i % 28:02d}", 1 + i % 9, 30 + (i * 17) % 400, i % 4),
+    )
+    for run in SCORING_RUNS:
+        for shard in range(run.shards):
+            objects[f"churn/scoring/{run.date}/part-{shard:05d}.csv"] = csv_rows(
+                customers.rsplit(",", 1)[0], 25, lambda i, s=shard: _customer(i + 100 * s)[:-1]
+            )
+    objects["fraud/transactions/2026-11-01/transactions.csv"] = csv_rows(
+        "transaction_id,card_id,amount,merchant_category,country,is_fraud",
+        50,
+        lambda i: (f"T{900000 + i}", f"K{4000 + i % 17}", round(5 + (i * 37.3) % 900, 2),
+                   ("grocery", "travel", "electronics", "fuel")[i % 4],
+                   ("DE", "FR", "US", "NL")[i % 4], int(i % 23 == 0)),
+    )
+    return objects
+
+
+def evaluation_report(run: TrainingRun) -> bytes:
+    """What the evaluation job writes: SageMaker's model-quality statistics format."""
+    return json.dumps(
+        {
+            "binary_classification_metrics": {
+                name: {"value": value, "standard_deviation": round(value * 0.004, 4)}
+                for name, value in run.metrics.items()
+            },
+            "dataset": f"s3://{DATASETS_BUCKET}/{run.dataset_key}",
+        },
+        indent=2,
+    ).encode()
+
+
+def evaluation_key(run_name: str) -> str:
+    return f"churn/evaluation/{run_name}/evaluation.json"
+
+
+def model_data_url(run_name: str) -> str:
+    """Where moto's training job puts the model of a training pipeline run."""
+    return f"s3://{ARTIFACTS_BUCKET}/churn/models/churn-train-{run_name}/output/model.tar.gz"

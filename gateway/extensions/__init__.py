@@ -1,0 +1,1 @@
+"""Schema extensions: query limits and error shaping, one per module."""

@@ -1,0 +1,99 @@
+"""Plain HTTP pieces of the gateway: error bodies, the body-size limit, probes, SDL."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sources.health import check_all
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    """A GraphQL-shaped error body, so clients handle it like any other error."""
+    return JSONResponse(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
+    )
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``limit`` bytes, declared or streamed, with 413."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"Request body exceeds the limit of {self.limit} bytes."
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await error_response(413, "REQUEST_TOO_LARGE", message)(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            incoming = await receive()
+            received += len(incoming.get("body", b""))
+            if received > self.limit:
+                raise _TooLarge
+            return incoming
+
+        async def tracking_send(outgoing: Message) -> None:
+            nonlocal started
+            started = started or outgoing["type"] == "http.response.start"
+            await send(outgoing)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await error_response(413, "REQUEST_TOO_LARGE", message)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def healthz(request: Request) -> Response:
+    """The process is alive (no upstream is asked)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Every configured source answered: 200; otherwise 503. The body lists each one."""
+    resources = request.app.state.resources
+    results = await check_all(resources.checkables, resources.settings.readiness_timeout_seconds)
+    ready = all(r.healthy for r in results)
+    body = {
+        "status": "ready" if ready else "unready",
+        "sources": {
+            r.name: {
+                "healthy": r.healthy,
+                "latencyMs": r.latency_ms,
+                "error": r.last_error,
+                "checkedAt": r.checked_at.isoformat(),
+            }
+            for r in results
+        },
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def sdl(request: Request) -> Response:
+    """The schema in SDL, so the portal can register mlmeta as an API entity."""
+    return PlainTextResponse(
+        str(request.app.state.schema), media_type="application/graphql; charset=utf-8"
+    )
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,80 @@
+"""The long-lived clients of one process, made once in the lifespan and closed there."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from gateway.auth.authenticator import Authenticator
+from gateway.config import Settings
+from sources.aws import AwsSettings, open_client
+from sources.catalog.folder import FolderCatalog
+from sources.health import Checkable
+from sources.metadb import MetaDB, upgrade
+from sources.sagemaker import SageMakerSource
+from sources.stepfunctions import StepFunctionsSource
+
+log = logging.getLogger("mlmeta")
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    http: httpx.AsyncClient
+    metadb: MetaDB
+    authenticator: Authenticator
+    catalog: FolderCatalog
+    stepfunctions: StepFunctionsSource | None = None
+    sagemaker: SageMakerSource | None = None
+    checkables: list[Checkable] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """Open every client the settings ask for; close them all on exit."""
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+        )
+        if settings.is_sqlite:
+            Path(settings.database_url.split("///", 1)[-1]).parent.mkdir(
+                parents=True, exist_ok=True
+            )
+            if settings.auto_migrate:
+                await upgrade(settings.database_url)
+        metadb = MetaDB.connect(settings.database_url)
+        stack.push_async_callback(metadb.close)
+        catalog = FolderCatalog(Path(settings.catalog_folder))
+        resources = Resources(
+            settings=settings,
+            http=http,
+            metadb=metadb,
+            authenticator=Authenticator(settings, http),
+            catalog=catalog,
+        )
+        resources.checkables += [metadb, catalog]
+        aws = AwsSettings(
+            region=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url or None,
+            timeout_seconds=settings.aws_timeout_seconds,
+            max_attempts=settings.aws_max_attempts,
+        )
+        if settings.stepfunctions_enabled:
+            resources.stepfunctions = StepFunctionsSource(
+                await open_client(stack, "stepfunctions", aws)
+            )
+            resources.checkables.append(resources.stepfunctions)
+        if settings.sagemaker_enabled:
+            resources.sagemaker = SageMakerSource(await open_client(stack, "sagemaker", aws))
+            resources.checkables.append(resources.sagemaker)
+        if settings.allow_anonymous:
+            log.warning(
+                "ANONYMOUS ACCESS IS ON: requests without a token are served as 'anonymous'. "
+                "Use this for the embedded demo only."
+            )
+        yield resources

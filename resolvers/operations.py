@@ -1,0 +1,80 @@
+"""Who is asking, and how the sources behind the gateway are doing."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import strawberry
+
+from gateway.auth.principal import PrincipalKind
+from resolvers.catalog import CatalogEntity, load_entity
+from resolvers.context import Info
+from sources.health import check_all
+
+
+@strawberry.enum(description="What kind of principal is calling.")
+class ViewerKind(enum.Enum):
+    USER = "USER"
+    SERVICE = "SERVICE"
+    ANONYMOUS = "ANONYMOUS"
+
+
+@strawberry.type(description="Who is asking: the principal, its user entity and what it owns.")
+class Viewer:
+    subject: str = strawberry.field(
+        description="'user:default/alice', or the service token's name, or 'anonymous'."
+    )
+    kind: ViewerKind
+    ownership_refs: list[str] = strawberry.field(
+        description="Entity refs the principal owns through (itself and its groups)."
+    )
+
+    @strawberry.field(description="The principal's user entity in the catalog, if it has one.")
+    async def user(self, info: Info) -> CatalogEntity | None:
+        if self.kind is not ViewerKind.USER:
+            return None
+        return await load_entity(info, self.subject)
+
+
+@strawberry.type(description="The health of one source behind the gateway.")
+class SourceStatus:
+    name: str = strawberry.field(
+        description="'catalog', 'stepfunctions', 'sagemaker', 'metadb', ..."
+    )
+    healthy: bool
+    latency_ms: float | None
+    last_error: str | None
+    checked_at: datetime
+
+
+@strawberry.type
+class OperationsQuery:
+    @strawberry.field(description="The calling principal.")
+    def viewer(self, info: Info) -> Viewer:
+        principal = info.context.principal
+        return Viewer(
+            subject=principal.subject,
+            kind=ViewerKind(principal.kind.value),
+            ownership_refs=list(principal.ownership_refs),
+        )
+
+    @strawberry.field(description="Each configured source, checked now.")
+    async def sources(self, info: Info) -> list[SourceStatus]:
+        resources = info.context.resources
+        results = await check_all(
+            resources.checkables, resources.settings.readiness_timeout_seconds
+        )
+        return [
+            SourceStatus(
+                name=r.name,
+                healthy=r.healthy,
+                latency_ms=r.latency_ms,
+                last_error=r.last_error,
+                checked_at=r.checked_at,
+            )
+            for r in results
+        ]
+
+
+__all__ = ["OperationsQuery", "PrincipalKind"]

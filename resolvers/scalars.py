@@ -1,0 +1,37 @@
+"""Scalars whose wire form we promise: DateTime is ISO-8601, always UTC on output."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+
+from sources.errors import InputError
+
+
+def _serialize(value: datetime) -> str:
+    if value.tzinfo is None:  # stored naive means stored as UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def _parse(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise InputError("DateTime must be an ISO-8601 string with an offset")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"{value!r} is not an ISO-8601 date-time") from exc
+    if parsed.tzinfo is None:
+        raise InputError(f"{value!r} has no UTC offset; add 'Z' or '+00:00'")
+    return parsed.astimezone(UTC)
+
+
+DateTimeUTC = strawberry.scalar(
+    name="DateTime",
+    description="ISO-8601 date-time with offset; always UTC on output.",
+    serialize=_serialize,
+    parse_value=_parse,
+)
+
+SCALAR_OVERRIDES: dict[object, object] = {datetime: DateTimeUTC}

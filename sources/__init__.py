@@ -1,0 +1,1 @@
+"""Adapters to the upstream systems: the only code that does I/O."""

@@ -1,0 +1,1 @@
+"""The developer portal's software catalog: Backstage's REST API or a local folder."""

@@ -1,0 +1,20 @@
+"""SageMaker adapter over one shared aiobotocore client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sources.aws import translate
+
+
+class SageMakerSource:
+    name = "sagemaker"
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def check(self) -> None:
+        try:
+            await self._client.list_model_package_groups(MaxResults=1)
+        except Exception as exc:
+            raise translate(exc, self.name) from exc

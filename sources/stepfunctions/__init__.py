@@ -1,0 +1,5 @@
+"""AWS Step Functions: state machines (pipelines) and their executions."""
+
+from sources.stepfunctions.source import StepFunctionsSource
+
+__all__ = ["StepFunctionsSource"]
