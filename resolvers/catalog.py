@@ -24,6 +24,10 @@ def _pairs(mapping: object) -> list[KeyValue]:
     return [KeyValue(key=str(k), value=str(v)) for k, v in sorted(items)]
 
 
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -53,8 +57,8 @@ class CatalogEntity:
 
     @classmethod
     def from_entity(cls, raw: dict[str, Any]) -> CatalogEntity:
-        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-        spec = raw.get("spec") if isinstance(raw.get("spec"), dict) else {}
+        meta = _dict(raw.get("metadata"))
+        spec = _dict(raw.get("spec"))
         ref = str(entity_ref_of(raw))
         return cls(
             id=strawberry.ID(encode_id("CatalogEntity", ref)),
@@ -69,7 +73,7 @@ class CatalogEntity:
             tags=[str(t) for t in meta.get("tags") or []],
             labels=_pairs(meta.get("labels")),
             annotations=_pairs(meta.get("annotations")),
-            spec=spec or None,
+            spec=JSON(spec) if spec else None,
             raw=raw,
         )
 
@@ -79,7 +83,7 @@ class CatalogEntity:
 
     @strawberry.field(description="The owning group or user (spec.owner).")
     async def owner(self, info: Info) -> CatalogEntity | None:
-        owner = (self.spec or {}).get("owner")
+        owner = _dict(self.raw.get("spec")).get("owner")
         if not isinstance(owner, str):
             return None
         try:

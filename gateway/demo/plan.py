@@ -17,7 +17,7 @@ from gateway.demo.asl import (
     SCORING_MODEL,
 )
 
-POLL_QUICK = 1  # seconds between training-job polls in the quick runs
+POLL_QUICK = 0  # moto finishes training jobs at once: no need to wait between polls
 POLL_LONG = 86_400  # keeps a run in WaitForTraining for the whole demo
 
 FRAUD_GROUP = "fraud-detector"

@@ -99,3 +99,4 @@ def metadb_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     name, user = request.getfixturevalue("postgres_database")
     asyncio.run(_empty_database(name, user))
     return f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/{name}"
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -78,6 +79,19 @@ async def add_all(db: MetaDB, *rows: Any) -> None:
     async with db.session() as session:
         session.add_all(rows)
         await session.commit()
+
+
+async def aiosqlite_threads_stopped(timeout: float = 5.0) -> None:
+    """Wait for aiosqlite's worker threads to end.
+
+    When aiosqlite fails to open a database it stops its thread without
+    awaiting it; the thread then answers on the test's event loop, which must
+    still be open by then (aiosqlite 0.22).
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while any(t.name.endswith("(_connection_worker_thread)") for t in threading.enumerate()):
+        assert asyncio.get_running_loop().time() < deadline, "aiosqlite thread still running"
+        await asyncio.sleep(0.01)
 
 
 def free_port() -> int:
@@ -182,6 +196,7 @@ async def test_check_on_unreachable_database_raises_upstream_error_without_secre
             await db.check()
     finally:
         await db.close()
+        await aiosqlite_threads_stopped()
 
     assert raised.value.source == "metadb"
     for secret in ("Sup3r-Secret-Pw", "admin", "SELECT", "nonexistent"):
