@@ -7,11 +7,12 @@ so the upstream calls of a query grow with its depth, not with its width.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from strawberry.dataloader import DataLoader
 
 from gateway.auth.principal import Principal
+from sources.catalog.model import Entity
 
 if TYPE_CHECKING:
     from gateway.resources import Resources
@@ -19,13 +20,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class Loaders:
-    entities_by_ref: DataLoader[str, dict[str, Any] | None]
+    entities_by_ref: DataLoader[str, Entity | None]
 
     @classmethod
     def build(cls, resources: Resources, principal: Principal) -> Loaders:
         catalog = resources.catalog
 
-        async def load_entities(refs: list[str]) -> list[dict[str, Any] | None]:
+        async def load_entities(refs: list[str]) -> list[Entity | None | Exception]:
             return await catalog.entities_by_refs(refs, principal)
 
-        return cls(entities_by_ref=DataLoader(load_fn=load_entities))
+        return cls(entities_by_ref=DataLoader(load_fn=load_entities))  # type: ignore[arg-type]

@@ -13,7 +13,9 @@ import httpx
 from gateway.auth.authenticator import Authenticator
 from gateway.config import Settings
 from sources.aws import AwsSettings, open_client
+from sources.catalog.backstage import BackstageCatalog
 from sources.catalog.folder import FolderCatalog
+from sources.catalog.model import CatalogSource
 from sources.health import Checkable
 from sources.metadb import MetaDB, upgrade
 from sources.sagemaker import SageMakerSource
@@ -28,7 +30,7 @@ class Resources:
     http: httpx.AsyncClient
     metadb: MetaDB
     authenticator: Authenticator
-    catalog: FolderCatalog
+    catalog: CatalogSource
     stepfunctions: StepFunctionsSource | None = None
     sagemaker: SageMakerSource | None = None
     checkables: list[Checkable] = field(default_factory=list)
@@ -49,7 +51,13 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 await upgrade(settings.database_url)
         metadb = MetaDB.connect(settings.database_url)
         stack.push_async_callback(metadb.close)
-        catalog = FolderCatalog(Path(settings.catalog_folder))
+        catalog: CatalogSource
+        if settings.catalog_backend == "backstage":
+            catalog = BackstageCatalog(
+                settings.backstage_url, http, service_token=settings.backstage_token or None
+            )
+        else:
+            catalog = FolderCatalog(Path(settings.catalog_folder))
         resources = Resources(
             settings=settings,
             http=http,

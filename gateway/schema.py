@@ -17,12 +17,14 @@ from strawberry.extensions import (
 from gateway.config import Settings
 from gateway.extensions.error_codes import ErrorCodes
 from gateway.extensions.page_size import max_page_size
+from resolvers.catalog import CatalogQuery
+from resolvers.node import NodeQuery
 from resolvers.operations import OperationsQuery
 from resolvers.scalars import SCALAR_OVERRIDES
 
 
 @strawberry.type(description="Everything a portal page, an analyst or an audit job can read.")
-class Query(OperationsQuery):
+class Query(NodeQuery, OperationsQuery, CatalogQuery):
     pass
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import strawberry
@@ -9,8 +10,14 @@ from strawberry.scalars import JSON
 
 from resolvers.context import Info
 from resolvers.ids import encode_id
-from sources.catalog.refs import entity_ref_of, parse_ref
+from resolvers.node import Node, register_node
+from resolvers.pagination import PageInfo, check_first, check_list
+from sources.catalog.model import EntityFilter as SourceFilter
+from sources.catalog.model import EntityQuery
+from sources.catalog.refs import EntityRef, entity_ref_of, parse_ref
 from sources.errors import InputError
+
+_FACET = re.compile(r"^[A-Za-z0-9_.\-/]{1,100}$")
 
 
 @strawberry.type(description="A key and its value (labels, annotations, parameters).")
@@ -19,9 +26,23 @@ class KeyValue:
     value: str
 
 
-def _pairs(mapping: object) -> list[KeyValue]:
-    items = mapping.items() if isinstance(mapping, dict) else ()
-    return [KeyValue(key=str(k), value=str(v)) for k, v in sorted(items)]
+@strawberry.type(description="A link of an entity (metadata.links).")
+class EntityLink:
+    url: str
+    title: str | None
+    icon: str | None
+
+
+@strawberry.type(description="A relation from an entity to another, as the catalog computed it.")
+class EntityRelation:
+    type: str = strawberry.field(description="'ownedBy', 'partOf', 'dependsOn', ...")
+    target_ref: str = strawberry.field(description="Canonical ref of the other entity.")
+
+    @strawberry.field(
+        description="The other entity; resolved in one batch for the whole response."
+    )
+    async def target(self, info: Info) -> CatalogEntity | None:
+        return await load_entity(info, self.target_ref)
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -32,11 +53,23 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _pairs(mapping: object) -> list[KeyValue]:
+    return [KeyValue(key=str(k), value=str(v)) for k, v in sorted(_dict(mapping).items())]
+
+
+def _canonical(ref: object, default_kind: str | None) -> str | None:
+    if not isinstance(ref, str):
+        return None
+    try:
+        return str(parse_ref(ref, default_kind=default_kind))
+    except InputError:
+        return None  # a malformed ref inside the catalog is the catalog's problem
+
+
 @strawberry.type(
     description="An entity of the developer portal's software catalog (Backstage envelope)."
 )
-class CatalogEntity:
-    id: strawberry.ID = strawberry.field(description="Opaque global id.")
+class CatalogEntity(Node):
     ref: str = strawberry.field(
         description="Canonical entity ref, lower-case: 'component:default/churn-model'."
     )
@@ -52,6 +85,7 @@ class CatalogEntity:
     tags: list[str] = strawberry.field(description="metadata.tags")
     labels: list[KeyValue] = strawberry.field(description="metadata.labels")
     annotations: list[KeyValue] = strawberry.field(description="metadata.annotations")
+    links: list[EntityLink] = strawberry.field(description="metadata.links")
     spec: JSON | None = strawberry.field(description="The entity's spec, as in the catalog.")
     raw: strawberry.Private[dict[str, Any]]
 
@@ -60,6 +94,7 @@ class CatalogEntity:
         meta = _dict(raw.get("metadata"))
         spec = _dict(raw.get("spec"))
         ref = str(entity_ref_of(raw))
+        links = [_dict(link) for link in meta.get("links") or []]
         return cls(
             id=strawberry.ID(encode_id("CatalogEntity", ref)),
             ref=ref,
@@ -73,6 +108,11 @@ class CatalogEntity:
             tags=[str(t) for t in meta.get("tags") or []],
             labels=_pairs(meta.get("labels")),
             annotations=_pairs(meta.get("annotations")),
+            links=[
+                EntityLink(url=str(l["url"]), title=_text(l.get("title")), icon=_text(l.get("icon")))
+                for l in links
+                if "url" in l
+            ],
             spec=JSON(spec) if spec else None,
             raw=raw,
         )
@@ -81,18 +121,141 @@ class CatalogEntity:
     def annotation(self, key: str) -> str | None:
         return next((a.value for a in self.annotations if a.key == key), None)
 
+    @strawberry.field(description="Relations to other entities, optionally of one type only.")
+    def relations(self, type: str | None = None) -> list[EntityRelation]:
+        wanted = type.lower() if type else None
+        out = []
+        for relation in self.raw.get("relations") or []:
+            rel_type = str(relation.get("type", ""))
+            target = _canonical(relation.get("targetRef"), None)
+            if target is not None and (wanted is None or rel_type.lower() == wanted):
+                out.append(EntityRelation(type=rel_type, target_ref=target))
+        return out
+
     @strawberry.field(description="The owning group or user (spec.owner).")
     async def owner(self, info: Info) -> CatalogEntity | None:
-        owner = _dict(self.raw.get("spec")).get("owner")
-        if not isinstance(owner, str):
-            return None
-        try:
-            ref = str(parse_ref(owner, default_kind="group"))
-        except InputError:
-            return None  # a malformed owner in the catalog is the catalog's problem
-        return await load_entity(info, ref)
+        ref = _canonical(_dict(self.raw.get("spec")).get("owner"), "group")
+        return await load_entity(info, ref) if ref else None
+
+    @strawberry.field(description="The system the entity is part of (spec.system).")
+    async def system(self, info: Info) -> CatalogEntity | None:
+        ref = _canonical(_dict(self.raw.get("spec")).get("system"), "system")
+        return await load_entity(info, ref) if ref else None
 
 
 async def load_entity(info: Info, ref: str) -> CatalogEntity | None:
     entity = await info.context.loaders.entities_by_ref.load(ref)
     return CatalogEntity.from_entity(entity) if entity is not None else None
+
+
+async def _entity_node(info: Info, key: str) -> CatalogEntity | None:
+    return await load_entity(info, key)
+
+
+register_node("CatalogEntity", _entity_node)
+
+
+@strawberry.input(description="Conditions on entities: AND across fields, OR within a list.")
+class EntityFilter:
+    kind: list[str] | None = strawberry.field(default=None, description="Kinds, e.g. ['Component'].")
+    spec_type: list[str] | None = strawberry.field(
+        default=None, description="spec.type values, e.g. ['ml-pipeline']."
+    )
+    owner: str | None = strawberry.field(
+        default=None, description="Ref of the owning group or user ('group:ml-platform')."
+    )
+    tag: str | None = None
+    text: str | None = strawberry.field(
+        default=None, description="Full text over name, title and description."
+    )
+
+    def to_source(self) -> SourceFilter:
+        owner = str(parse_ref(self.owner, default_kind="group")) if self.owner else None
+        return SourceFilter(
+            kinds=check_list("kind", self.kind),
+            spec_types=check_list("specType", self.spec_type),
+            owners=(owner,) if owner else (),
+            tag=self.tag,
+            text=self.text,
+        )
+
+
+@strawberry.type
+class CatalogEntityEdge:
+    cursor: str
+    node: CatalogEntity
+
+
+@strawberry.type(description="A page of catalog entities.")
+class CatalogEntityConnection:
+    edges: list[CatalogEntityEdge]
+    page_info: PageInfo
+    total_count: int | None = strawberry.field(
+        description="Matching entities in all pages, where the catalog knows it."
+    )
+
+
+async def entity_connection(
+    info: Info, source_filter: SourceFilter, first: int, after: str | None
+) -> CatalogEntityConnection:
+    catalog = info.context.resources.catalog
+    query = EntityQuery(filter=source_filter, limit=check_first(first), cursor=after)
+    page = await catalog.query_entities(query, info.context.principal)
+    loader = info.context.loaders.entities_by_ref
+    edges = []
+    for entity, cursor in zip(page.items, page.item_cursors, strict=True):
+        node = CatalogEntity.from_entity(entity)
+        loader.prime(node.ref, entity)  # later lookups of the same ref cost nothing
+        edges.append(CatalogEntityEdge(cursor=cursor, node=node))
+    return CatalogEntityConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.next_cursor is not None,
+            has_previous_page=after is not None,
+            start_cursor=after,
+            end_cursor=page.item_cursors[-1] if page.item_cursors else after,
+        ),
+        total_count=page.total,
+    )
+
+
+@strawberry.type(description="How many entities have one value of a facet.")
+class FacetCount:
+    value: str
+    count: int
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field(
+        description="An entity by ref ('component:default/churn-model', case-insensitive); "
+        "null when the catalog has no such entity or the caller may not see it."
+    )
+    async def entity(self, info: Info, ref: str) -> CatalogEntity | None:
+        return await load_entity(info, str(parse_ref(ref)))
+
+    @strawberry.field(description="Entities matching a filter, ordered by name.")
+    async def entities(
+        self,
+        info: Info,
+        filter: EntityFilter | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> CatalogEntityConnection:
+        source_filter = filter.to_source() if filter else SourceFilter()
+        return await entity_connection(info, source_filter, first, after)
+
+    @strawberry.field(description="Counts per value of a field, e.g. facet: 'spec.type'.")
+    async def entity_facets(
+        self, info: Info, facet: str, filter: EntityFilter | None = None
+    ) -> list[FacetCount]:
+        if not _FACET.match(facet):
+            raise InputError(f"{facet!r} is not a field path like 'spec.type'")
+        source_filter = filter.to_source() if filter else SourceFilter()
+        counts = await info.context.resources.catalog.facets(
+            facet, source_filter, info.context.principal
+        )
+        return [FacetCount(value=v, count=c) for v, c in counts]
+
+
+__all__ = ["CatalogEntity", "CatalogQuery", "EntityRef", "KeyValue", "load_entity"]

@@ -8,8 +8,15 @@ from datetime import datetime
 import strawberry
 
 from gateway.auth.principal import PrincipalKind
-from resolvers.catalog import CatalogEntity, load_entity
+from resolvers.catalog import (
+    CatalogEntity,
+    CatalogEntityConnection,
+    entity_connection,
+    load_entity,
+)
 from resolvers.context import Info
+from resolvers.pagination import PageInfo
+from sources.catalog.model import EntityFilter
 from sources.health import check_all
 
 
@@ -35,6 +42,18 @@ class Viewer:
         if self.kind is not ViewerKind.USER:
             return None
         return await load_entity(info, self.subject)
+
+    @strawberry.field(description="Entities owned by the principal or any of its groups.")
+    async def owned_entities(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> CatalogEntityConnection:
+        if not self.ownership_refs:
+            empty = PageInfo(
+                has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None
+            )
+            return CatalogEntityConnection(edges=[], page_info=empty, total_count=0)
+        owners = EntityFilter(owners=tuple(self.ownership_refs))
+        return await entity_connection(info, owners, first, after)
 
 
 @strawberry.type(description="The health of one source behind the gateway.")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
+from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -41,6 +42,12 @@ class AwsSettings:
     max_attempts: int = 3
 
 
+@cache
+def shared_session() -> AioSession:
+    """One session per process: it caches the (large) service models it has loaded."""
+    return get_session()
+
+
 async def open_client(stack: AsyncExitStack, service: str, settings: AwsSettings) -> Any:
     """Create a client whose lifetime is ``stack``'s: retries in ``standard`` mode."""
     config = AioConfig(
@@ -50,7 +57,7 @@ async def open_client(stack: AsyncExitStack, service: str, settings: AwsSettings
         retries={"mode": "standard", "max_attempts": settings.max_attempts},
         max_pool_connections=20,
     )
-    session = get_session()
+    session = shared_session()
     return await stack.enter_async_context(
         session.create_client(service, endpoint_url=settings.endpoint_url or None, config=config)
     )

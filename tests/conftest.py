@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import ServiceToken, Settings
+from sources.metadb import upgrade
 
 SERVICE_TOKEN = "ci-bot-token-0123456789abcdef"
 WRITER_TOKEN = "writer-token-0123456789abcdef"
@@ -62,10 +65,23 @@ def catalog_folder(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite metadb migrated once; each test gets a copy (migrating costs ~1 s)."""
+    path = tmp_path_factory.mktemp("template") / "mlmeta.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
 @pytest.fixture
-def settings(tmp_path: Path, catalog_folder: Path, moto_endpoint: str) -> Settings:
+def settings(
+    tmp_path: Path, catalog_folder: Path, moto_endpoint: str, migrated_sqlite: Path
+) -> Settings:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copy(migrated_sqlite, data_dir / "mlmeta.db")
     return Settings(
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         catalog_folder=str(catalog_folder),
         aws_endpoint_url=moto_endpoint,
         aws_max_attempts=1,

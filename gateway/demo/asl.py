@@ -1,4 +1,4 @@
-"""Amazon States Language definitions of the demo's two ML pipelines.
+"""Amazon States Language definition of the demo's churn training pipeline.
 
 They are written the way a team without Lambda functions writes them against
 AWS, and moto's interpreter (``execute_state_machine``) really runs them:
@@ -20,32 +20,18 @@ from __future__ import annotations
 
 from typing import Any
 
-ACCOUNT_ID = "123456789012"  # moto's default account
-TRAINING_PIPELINE = "churn-training-pipeline"
-SCORING_PIPELINE = "churn-batch-scoring"
-DATASETS_BUCKET = "mlmeta-demo-datasets"
-ARTIFACTS_BUCKET = "mlmeta-demo-artifacts"
-EVALUATIONS_TABLE = "mlmeta-demo-model-evaluations"
-CHURN_GROUP = "churn-model"
-SCORING_MODEL = "churn-model-v3"
-STATES_ROLE = "mlmeta-demo-stepfunctions"
-SAGEMAKER_ROLE = "mlmeta-demo-sagemaker"
-MIN_AUC = 0.85
-# moto's execution timeouts are real wall-clock seconds: the scoring SLA is
-# compressed so the demo can show a TIMED_OUT run without waiting an hour.
-SCORING_TIMEOUT_SECONDS = 5
-
-XGBOOST_IMAGE = "683313688378.dkr.ecr.{region}.amazonaws.com/sagemaker-xgboost:1.7-1"
-SKLEARN_IMAGE = "683313688378.dkr.ecr.{region}.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-FEATURES_IMAGE = "{account}.dkr.ecr.{region}.amazonaws.com/churn-features:2.3.0"
-
-
-def role_arn(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
-
-
-def state_machine_arn(name: str, region: str) -> str:
-    return f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{name}"
+from gateway.demo.names import (
+    ACCOUNT_ID,
+    ARTIFACTS_BUCKET,
+    CHURN_GROUP,
+    EVALUATIONS_TABLE,
+    FEATURES_IMAGE,
+    MIN_AUC,
+    SAGEMAKER_ROLE,
+    SKLEARN_IMAGE,
+    XGBOOST_IMAGE,
+    role_arn,
+)
 
 
 def _job_name(prefix: str) -> str:
@@ -101,7 +87,7 @@ def _processing_job(
     }
 
 
-def _task(resource: str, parameters: dict[str, Any]) -> dict[str, Any]:
+def task(resource: str, parameters: dict[str, Any]) -> dict[str, Any]:
     return {"Type": "Task", "Resource": f"arn:aws:states:::{resource}", "Parameters": parameters}
 
 
@@ -119,7 +105,7 @@ def training_pipeline(region: str) -> dict[str, Any]:
         "StartAt": "ValidateData",
         "States": {
             "ValidateData": {
-                **_task(
+                **task(
                     "aws-sdk:s3:headObject",
                     {"Bucket.$": "$.dataset.bucket", "Key.$": "$.dataset.key"},
                 ),
@@ -140,7 +126,7 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 "Cause": "The training snapshot does not exist or cannot be read.",
             },
             "Preprocess": {
-                **_task(
+                **task(
                     "aws-sdk:sagemaker:createProcessingJob",
                     _processing_job(
                         "churn-prep",
@@ -161,7 +147,7 @@ def training_pipeline(region: str) -> dict[str, Any]:
                         "StartAt": "CustomerFeatures",
                         "States": {
                             "CustomerFeatures": {
-                                **_task(
+                                **task(
                                     "aws-sdk:sagemaker:createProcessingJob",
                                     _processing_job(
                                         "churn-feat-cust",
@@ -180,7 +166,7 @@ def training_pipeline(region: str) -> dict[str, Any]:
                         "StartAt": "UsageFeatures",
                         "States": {
                             "UsageFeatures": {
-                                **_task(
+                                **task(
                                     "aws-sdk:sagemaker:createProcessingJob",
                                     _processing_job(
                                         "churn-feat-usage",
@@ -201,7 +187,7 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 "Next": "Train",
             },
             "Train": {
-                **_task(
+                **task(
                     "aws-sdk:sagemaker:createTrainingJob",
                     {
                         "TrainingJobName.$": _job_name("churn-train"),
@@ -234,7 +220,9 @@ def training_pipeline(region: str) -> dict[str, Any]:
                                 },
                             }
                         ],
-                        "OutputDataConfig": {"S3OutputPath": f"s3://{ARTIFACTS_BUCKET}/churn/models"},
+                        "OutputDataConfig": {
+                            "S3OutputPath": f"s3://{ARTIFACTS_BUCKET}/churn/models"
+                        },
                         "ResourceConfig": {
                             "InstanceCount": 1,
                             "InstanceType": "ml.m5.2xlarge",
@@ -253,7 +241,7 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 "Next": "DescribeTrainingJob",
             },
             "DescribeTrainingJob": {
-                **_task(
+                **task(
                     "aws-sdk:sagemaker:describeTrainingJob",
                     {"TrainingJobName.$": _job_name("churn-train")},
                 ),
@@ -289,7 +277,7 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 "Cause": "The SageMaker training job failed or was stopped.",
             },
             "Evaluate": {
-                **_task(
+                **task(
                     "aws-sdk:sagemaker:createProcessingJob",
                     _processing_job(
                         "churn-eval",
@@ -304,7 +292,7 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 "Next": "LoadEvaluationMetrics",
             },
             "LoadEvaluationMetrics": {
-                **_task(
+                **task(
                     "dynamodb:getItem",
                     {
                         "TableName": EVALUATIONS_TABLE,
@@ -340,7 +328,7 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 ),
             },
             "RegisterModel": {
-                **_task(
+                **task(
                     "aws-sdk:sagemaker:createModelPackage",
                     {
                         "ModelPackageGroupName": CHURN_GROUP,
@@ -388,103 +376,6 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 ),
                 "ResultSelector": {"model_package_arn.$": "$.ModelPackageArn"},
                 "ResultPath": "$.registered",
-                "End": True,
-            },
-        },
-    }
-
-
-def scoring_pipeline(region: str) -> dict[str, Any]:
-    """Wait for the day's feature snapshot, then score every shard with a Map state."""
-    return {
-        "Comment": (
-            "Scores the day's customers with the approved churn model: one SageMaker "
-            "batch transform job per input shard, then a manifest for downstream jobs."
-        ),
-        "TimeoutSeconds": SCORING_TIMEOUT_SECONDS,
-        "StartAt": "WaitForFeatureSnapshot",
-        "States": {
-            "WaitForFeatureSnapshot": {
-                "Type": "Wait",
-                "SecondsPath": "$.upstream_delay_seconds",
-                "Next": "ListShards",
-            },
-            "ListShards": {
-                **_task(
-                    "aws-sdk:s3:listObjectsV2",
-                    {"Bucket": DATASETS_BUCKET, "Prefix.$": "$.input_prefix"},
-                ),
-                "ResultSelector": {"keys.$": "$.Contents[*].Key", "count.$": "$.KeyCount"},
-                "ResultPath": "$.shards",
-                "Next": "ScoreShards",
-            },
-            "ScoreShards": {
-                "Type": "Map",
-                "ItemsPath": "$.shards.keys",
-                "MaxConcurrency": 4,
-                "ItemSelector": {
-                    "key.$": "$$.Map.Item.Value",
-                    "index.$": "$$.Map.Item.Index",
-                    "run.$": "$$.Execution.Name",
-                    "model.$": "$.model_name",
-                },
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "ScoreShard",
-                    "States": {
-                        "ScoreShard": {
-                            **_task(
-                                "aws-sdk:sagemaker:createTransformJob",
-                                {
-                                    "TransformJobName.$": "States.Format('{}-{}', $.run, $.index)",
-                                    "ModelName.$": "$.model",
-                                    "BatchStrategy": "MultiRecord",
-                                    "TransformInput": {
-                                        "DataSource": {
-                                            "S3DataSource": {
-                                                "S3DataType": "S3Prefix",
-                                                "S3Uri.$": (
-                                                    f"States.Format('s3://{DATASETS_BUCKET}/{{}}', "
-                                                    "$.key)"
-                                                ),
-                                            }
-                                        },
-                                        "ContentType": "text/csv",
-                                        "SplitType": "Line",
-                                    },
-                                    "TransformOutput": {
-                                        "S3OutputPath.$": (
-                                            f"States.Format('s3://{ARTIFACTS_BUCKET}/churn/"
-                                            "scores/{}', $.run)"
-                                        ),
-                                        "AssembleWith": "Line",
-                                    },
-                                    "TransformResources": {
-                                        "InstanceCount": 1,
-                                        "InstanceType": "ml.m5.large",
-                                    },
-                                },
-                            ),
-                            "ResultSelector": {"job_arn.$": "$.TransformJobArn"},
-                            "End": True,
-                        }
-                    },
-                },
-                "ResultPath": "$.scored",
-                "Next": "PublishManifest",
-            },
-            "PublishManifest": {
-                **_task(
-                    "aws-sdk:s3:putObject",
-                    {
-                        "Bucket": ARTIFACTS_BUCKET,
-                        "Key.$": "States.Format('churn/scores/{}/_manifest.json', $$.Execution.Name)",
-                        "ContentType": "application/json",
-                        "Body.$": "States.JsonToString($.scored)",
-                    },
-                ),
-                "ResultSelector": {"etag.$": "$.ETag"},
-                "ResultPath": "$.manifest",
                 "End": True,
             },
         },

@@ -19,6 +19,7 @@ What moto gives the demo, and what it does not (moto 5.2):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import Counter
@@ -29,7 +30,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gateway.demo import sagemaker_seed
-from gateway.demo.asl import (
+from gateway.demo.asl import training_pipeline
+from gateway.demo.asl_scoring import scoring_pipeline
+from gateway.demo.names import (
     ACCOUNT_ID,
     ARTIFACTS_BUCKET,
     DATASETS_BUCKET,
@@ -39,8 +42,6 @@ from gateway.demo.asl import (
     STATES_ROLE,
     TRAINING_PIPELINE,
     role_arn,
-    scoring_pipeline,
-    training_pipeline,
 )
 from gateway.demo.plan import (
     ABORT_CAUSE,
@@ -135,9 +136,7 @@ async def seed_aws(endpoint_url: str, region: str = "us-east-1") -> DemoSummary:
             approvals.update(v.get("ModelApprovalStatus", "") for v in versions)
         summary.approval_counts = dict(approvals)
         summary.model_card_versions = await sagemaker_seed.card_version_counts(sm)
-    log.info(
-        "demo AWS data: %d created, executions %s", len(created), summary.status_counts
-    )
+    log.info("demo AWS data: %d created, executions %s", len(created), summary.status_counts)
     return summary
 
 
@@ -150,7 +149,11 @@ async def _ensure_roles(iam: Any, created: list[str]) -> None:
             policy = {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": service},
+                        "Action": "sts:AssumeRole",
+                    }
                 ],
             }
             await iam.create_role(
@@ -196,9 +199,7 @@ async def _ensure_storage(s3: Any, ddb: Any, region: str, created: list[str]) ->
             ContentType="application/json",
         )
         item = {name: {"N": str(value)} for name, value in run.metrics.items()}
-        await ddb.put_item(
-            TableName=EVALUATIONS_TABLE, Item={"run_id": {"S": run.name}, **item}
-        )
+        await ddb.put_item(TableName=EVALUATIONS_TABLE, Item={"run_id": {"S": run.name}, **item})
 
 
 async def _ensure_state_machines(sfn: Any, region: str, created: list[str]) -> dict[str, str]:
@@ -256,32 +257,31 @@ async def _start(
     return str(started["executionArn"])
 
 
-async def _wait(sfn: Any, arns: list[str], timeout: float = WAIT_TIMEOUT_SECONDS) -> None:
-    """Poll until every execution has finished, or the timeout has passed."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+async def _wait(sfn: Any, arns: list[str]) -> None:
+    """Poll until every execution has finished, for at most WAIT_TIMEOUT_SECONDS."""
     pending = set(arns)
-    while pending:
-        for arn in sorted(pending):
-            described = await sfn.describe_execution(executionArn=arn)
-            if described["status"] in TERMINAL:
-                pending.discard(arn)
-        if not pending:
-            return
-        if loop.time() > deadline:
-            log.warning("demo executions still running after %.0f s: %s", timeout, pending)
-            return
-        await asyncio.sleep(0.2)
+    try:
+        async with asyncio.timeout(WAIT_TIMEOUT_SECONDS):
+            while pending:
+                for arn in sorted(pending):
+                    described = await sfn.describe_execution(executionArn=arn)
+                    if described["status"] in TERMINAL:
+                        pending.discard(arn)
+                if pending:
+                    await asyncio.sleep(0.2)
+    except TimeoutError:
+        log.warning("demo executions still running after %.0f s: %s", WAIT_TIMEOUT_SECONDS, pending)
 
 
-async def _wait_for_event(sfn: Any, arn: str, event_type: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        history = await sfn.get_execution_history(executionArn=arn, maxResults=1000)
-        if any(e["type"] == event_type for e in history["events"]):
-            return
-        await asyncio.sleep(0.1)
+async def _wait_for_event(sfn: Any, arn: str, event_type: str) -> None:
+    """Poll the history until it has an ``event_type`` event (10 s at most)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(10):
+            while True:
+                history = await sfn.get_execution_history(executionArn=arn, maxResults=1000)
+                if any(e["type"] == event_type for e in history["events"]):
+                    return
+                await asyncio.sleep(0.1)
 
 
 async def _start_timed_out(sfn: Any, scoring: str, created: list[str]) -> list[str]:
@@ -320,7 +320,8 @@ async def _run_executions(
         if run.expect == "SUCCEEDED" and run.name not in have[training]:
             await _wait(sfn, [await _start(sfn, training, run.name, run.input(), created)])
     await sagemaker_seed.ensure_scoring_model(sm, region, created)
-    for run in SCORING_RUNS:
-        if run.expect == "SUCCEEDED" and run.name not in have[scoring]:
-            quick.append(await _start(sfn, scoring, run.name, run.input(), created))
+    for scoring_run in SCORING_RUNS:
+        if scoring_run.expect == "SUCCEEDED" and scoring_run.name not in have[scoring]:
+            payload = scoring_run.input()
+            quick.append(await _start(sfn, scoring, scoring_run.name, payload, created))
     await _wait(sfn, quick)

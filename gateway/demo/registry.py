@@ -11,17 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.demo.asl import (
+from gateway.demo.names import (
     ACCOUNT_ID,
     ARTIFACTS_BUCKET,
     CHURN_GROUP,
     DATASETS_BUCKET,
+    FRAUD_GROUP,
     MIN_AUC,
     SAGEMAKER_ROLE,
     XGBOOST_IMAGE,
     role_arn,
 )
-from gateway.demo.plan import FRAUD_GROUP, TrainingRun
+from gateway.demo.plan import TrainingRun
 
 CHURN_CARD_DRAFT = "churn-model-v3"  # updated once: two card versions
 CHURN_CARD_ARCHIVED = "churn-model-v1"
@@ -68,6 +69,7 @@ def churn_card(
     """Card of a churn-model version; ``complete=False`` is the first draft."""
     xgboost = XGBOOST_IMAGE.format(region=region)
     dataset = f"s3://{DATASETS_BUCKET}/{run.dataset_key}"
+    hp = run.hyperparameters
     content: dict[str, Any] = {
         "model_overview": {
             "model_name": f"{CHURN_GROUP}-v{version}",
@@ -116,12 +118,14 @@ def churn_card(
                 "training_datasets": [dataset],
                 "training_environment": {"container_image": [xgboost]},
                 "hyper_parameters": [
-                    {"name": "eta", "value": str(run.learning_rate)},
-                    {"name": "num_round", "value": str(run.n_estimators)},
-                    {"name": "max_depth", "value": str(run.max_depth)},
-                    {"name": "subsample", "value": str(run.subsample)},
+                    {"name": "eta", "value": str(hp["learning_rate"])},
+                    {"name": "num_round", "value": str(hp["n_estimators"])},
+                    {"name": "max_depth", "value": str(hp["max_depth"])},
+                    {"name": "subsample", "value": str(hp["subsample"])},
                 ],
-                "training_metrics": [{"name": "train:auc", "value": round(run.metrics["auc"] + 0.03, 3)}],
+                "training_metrics": [
+                    {"name": "train:auc", "value": round(run.metrics["auc"] + 0.03, 3)}
+                ],
             },
         },
         "evaluation_details": [
@@ -135,7 +139,10 @@ def churn_card(
                 ),
                 "datasets": [f"s3://{DATASETS_BUCKET}/churn/holdout/2026-10/"],
                 "metric_groups": [
-                    {"name": "binary_classification_metrics", "metric_data": _metric_data(run.metrics)}
+                    {
+                        "name": "binary_classification_metrics",
+                        "metric_data": _metric_data(run.metrics),
+                    }
                 ],
             }
         ],
@@ -216,8 +223,11 @@ def fraud_pipeline_definition(region: str) -> dict[str, Any]:
         "Version": "2020-12-01",
         "Metadata": {},
         "Parameters": [
-            {"Name": "TransactionsUri", "Type": "String",
-             "DefaultValue": f"s3://{DATASETS_BUCKET}/fraud/transactions/2026-11-01/"},
+            {
+                "Name": "TransactionsUri",
+                "Type": "String",
+                "DefaultValue": f"s3://{DATASETS_BUCKET}/fraud/transactions/2026-11-01/",
+            },
             {"Name": "LearningRate", "Type": "Float", "DefaultValue": 0.05},
             {"Name": "NumLeaves", "Type": "Integer", "DefaultValue": 63},
         ],
@@ -226,15 +236,29 @@ def fraud_pipeline_definition(region: str) -> dict[str, Any]:
                 "Name": "PrepareTransactions",
                 "Type": "Processing",
                 "Arguments": {
-                    "ProcessingResources": {"ClusterConfig": {
-                        "InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}},
-                    "AppSpecification": {"ImageUri": image,
-                                         "ContainerEntrypoint": ["python3", "prepare.py"]},
+                    "ProcessingResources": {
+                        "ClusterConfig": {
+                            "InstanceType": "ml.m5.xlarge",
+                            "InstanceCount": 1,
+                            "VolumeSizeInGB": 30,
+                        }
+                    },
+                    "AppSpecification": {
+                        "ImageUri": image,
+                        "ContainerEntrypoint": ["python3", "prepare.py"],
+                    },
                     "RoleArn": role_arn(SAGEMAKER_ROLE),
-                    "ProcessingInputs": [{"InputName": "transactions", "S3Input": {
-                        "S3Uri": {"Get": "Parameters.TransactionsUri"},
-                        "LocalPath": "/opt/ml/processing/input", "S3DataType": "S3Prefix",
-                        "S3InputMode": "File"}}],
+                    "ProcessingInputs": [
+                        {
+                            "InputName": "transactions",
+                            "S3Input": {
+                                "S3Uri": {"Get": "Parameters.TransactionsUri"},
+                                "LocalPath": "/opt/ml/processing/input",
+                                "S3DataType": "S3Prefix",
+                                "S3InputMode": "File",
+                            },
+                        }
+                    ],
                 },
             },
             {
@@ -244,14 +268,19 @@ def fraud_pipeline_definition(region: str) -> dict[str, Any]:
                 "Arguments": {
                     "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
                     "HyperParameters": {
-                        "learning_rate": {"Std:Join": {"On": "", "Values": [
-                            {"Get": "Parameters.LearningRate"}]}},
-                        "num_leaves": {"Std:Join": {"On": "", "Values": [
-                            {"Get": "Parameters.NumLeaves"}]}},
+                        "learning_rate": {
+                            "Std:Join": {"On": "", "Values": [{"Get": "Parameters.LearningRate"}]}
+                        },
+                        "num_leaves": {
+                            "Std:Join": {"On": "", "Values": [{"Get": "Parameters.NumLeaves"}]}
+                        },
                     },
                     "OutputDataConfig": {"S3OutputPath": f"s3://{ARTIFACTS_BUCKET}/fraud/models"},
-                    "ResourceConfig": {"InstanceType": "ml.m5.2xlarge", "InstanceCount": 1,
-                                       "VolumeSizeInGB": 50},
+                    "ResourceConfig": {
+                        "InstanceType": "ml.m5.2xlarge",
+                        "InstanceCount": 1,
+                        "VolumeSizeInGB": 50,
+                    },
                     "RoleArn": role_arn(SAGEMAKER_ROLE),
                     "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
                 },
@@ -264,8 +293,14 @@ def fraud_pipeline_definition(region: str) -> dict[str, Any]:
                     "ModelPackageGroupName": FRAUD_GROUP,
                     "ModelApprovalStatus": "PendingManualApproval",
                     "InferenceSpecification": {
-                        "Containers": [{"Image": image, "ModelDataUrl": {
-                            "Get": "Steps.TrainFraudModel.ModelArtifacts.S3ModelArtifacts"}}],
+                        "Containers": [
+                            {
+                                "Image": image,
+                                "ModelDataUrl": {
+                                    "Get": "Steps.TrainFraudModel.ModelArtifacts.S3ModelArtifacts"
+                                },
+                            }
+                        ],
                         "SupportedContentTypes": ["application/json"],
                         "SupportedResponseMIMETypes": ["application/json"],
                     },

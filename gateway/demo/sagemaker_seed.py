@@ -12,15 +12,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gateway.demo.asl import (
+from gateway.demo.names import (
     ACCOUNT_ID,
     CHURN_GROUP,
+    FRAUD_GROUP,
+    FRAUD_PIPELINE,
     SAGEMAKER_ROLE,
     SCORING_MODEL,
     XGBOOST_IMAGE,
     role_arn,
 )
-from gateway.demo.plan import FRAUD_GROUP, FRAUD_PIPELINE, TRAINING_RUNS, TrainingRun
+from gateway.demo.plan import TRAINING_RUNS, TrainingRun
 from gateway.demo.registry import (
     CHURN_CARD_ARCHIVED,
     CHURN_CARD_DRAFT,
@@ -48,7 +50,10 @@ async def ensure_groups(sm: Any, created: list[str]) -> None:
             await sm.create_model_package_group(
                 ModelPackageGroupName=name,
                 ModelPackageGroupDescription=description,
-                Tags=[{"Key": "team", "Value": OWNERS[name]}, {"Key": "app", "Value": "mlmeta-demo"}],
+                Tags=[
+                    {"Key": "team", "Value": OWNERS[name]},
+                    {"Key": "app", "Value": "mlmeta-demo"},
+                ],
             )
             created.append(f"model-package-group/{name}")
 
@@ -82,6 +87,11 @@ async def set_churn_approvals(sm: Any) -> None:
             }
             if run.approval_note:
                 kwargs["ApprovalDescription"] = run.approval_note
+            # moto (unlike AWS) replaces the custom properties with whatever the
+            # update carries, nothing included: send them back unchanged.
+            package = await sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+            if properties := package.get("CustomerMetadataProperties"):
+                kwargs["CustomerMetadataProperties"] = properties
             await sm.update_model_package(**kwargs)
 
 

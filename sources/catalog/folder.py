@@ -163,7 +163,7 @@ def _matches(entity: Entity, f: EntityFilter) -> bool:
         return False
     if f.spec_types and not _any_equal(_values_at(entity, "spec.type"), f.spec_types):
         return False
-    if f.owner and not _any_equal(_values_at(entity, "relations.ownedBy"), [f.owner]):
+    if f.owners and not _any_equal(_values_at(entity, "relations.ownedBy"), f.owners):
         return False
     if f.tag and not _any_equal(_values_at(entity, "metadata.tags"), [f.tag]):
         return False

@@ -17,7 +17,8 @@ class EntityFilter:
 
     kinds: tuple[str, ...] = ()
     spec_types: tuple[str, ...] = ()
-    owner: str | None = None
+    owners: tuple[str, ...] = ()
+    """Owned by any of these (canonical refs)."""
     tag: str | None = None
     text: str | None = None
 

@@ -70,8 +70,10 @@ class LineageEdgeKind(StrEnum):
     DESCRIBES = "DESCRIBES"
 
 
-class MetaDBModel(SQLModel, registry=registry(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))):
-    """Base of the metadb tables: its own metadata, so nothing else shares it."""
+class MetaDBModel(
+    SQLModel, registry=registry(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
+):
+    """Base of the metadb tables: its own metadata (and naming convention), shared with no one."""
 
 
 class Pipeline(MetaDBModel, table=True):
@@ -99,7 +101,9 @@ class Execution(MetaDBModel, table=True):
     """
 
     __tablename__ = "executions"
-    __table_args__ = (sa.Index("ix_executions_pipeline_id_started_at", "pipeline_id", "started_at"),)
+    __table_args__ = (
+        sa.Index("ix_executions_pipeline_id_started_at", "pipeline_id", "started_at"),
+    )
 
     id: str = Field(primary_key=True, sa_type=sa.String())
     pipeline_id: str = Field(foreign_key="pipelines.id", sa_type=sa.String())

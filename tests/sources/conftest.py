@@ -4,6 +4,7 @@ PostgreSQL: a database ``mlmeta_test_<random>`` is created once per session on
 127.0.0.1:5432 (through the ``test`` database, as ``postgres`` or else the OS
 user), emptied before each test and dropped at the end. When the server cannot
 be reached the PostgreSQL tests fail, unless ``MLMETA_TEST_SKIP_POSTGRES=1``.
+``MLMETA_TEST_POSTGRES_PORT`` points them at another port.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 PG_HOST = "127.0.0.1"
-PG_PORT = 5432
+PG_PORT = int(os.environ.get("MLMETA_TEST_POSTGRES_PORT", "5432"))
 PG_ADMIN_DATABASE = "test"
 
 
@@ -76,9 +77,13 @@ def postgres_database() -> Iterator[tuple[str, str]]:
     try:
         user = asyncio.run(_create_database(name))
     except PostgresUnavailableError as exc:
+        reason = str(exc)
+    else:
+        reason = ""
+    if reason:
         pytest.fail(
             f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} (database "
-            f"{PG_ADMIN_DATABASE!r}): {exc}. Start it, or set MLMETA_TEST_SKIP_POSTGRES=1 "
+            f"{PG_ADMIN_DATABASE!r}): {reason}. Start it, or set MLMETA_TEST_SKIP_POSTGRES=1 "
             "to skip the PostgreSQL tests.",
             pytrace=False,
         )
@@ -99,4 +104,3 @@ def metadb_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     name, user = request.getfixturevalue("postgres_database")
     asyncio.run(_empty_database(name, user))
     return f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/{name}"
-

@@ -18,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, StatementError
+from sqlmodel import col
 
 from sources.errors import UpstreamError
 from sources.metadb import MetaDB, current_revision, downgrade, head_revision, upgrade
@@ -81,17 +82,16 @@ async def add_all(db: MetaDB, *rows: Any) -> None:
         await session.commit()
 
 
-async def aiosqlite_threads_stopped(timeout: float = 5.0) -> None:
+async def aiosqlite_threads_stopped() -> None:
     """Wait for aiosqlite's worker threads to end.
 
     When aiosqlite fails to open a database it stops its thread without
     awaiting it; the thread then answers on the test's event loop, which must
     still be open by then (aiosqlite 0.22).
     """
-    deadline = asyncio.get_running_loop().time() + timeout
-    while any(t.name.endswith("(_connection_worker_thread)") for t in threading.enumerate()):
-        assert asyncio.get_running_loop().time() < deadline, "aiosqlite thread still running"
-        await asyncio.sleep(0.01)
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_connection_worker_thread)"):
+            await asyncio.to_thread(thread.join, 5)
 
 
 def free_port() -> int:
@@ -142,7 +142,8 @@ async def test_upgrade_after_downgrade_to_base_restores_head(metadb_url: str) ->
 async def test_migrations_match_the_models(metadb: MetaDB) -> None:
     def diff(conn: sa.Connection) -> list[Any]:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return compare_metadata(context, METADATA)
+        differences: list[Any] = compare_metadata(context, METADATA)
+        return differences
 
     async with metadb.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
@@ -221,7 +222,7 @@ async def test_aware_datetime_reads_back_as_the_same_instant_in_utc(metadb: Meta
 
 async def test_naive_datetime_is_refused(metadb: MetaDB) -> None:
     with pytest.raises(StatementError, match="naive datetime"):
-        await add_execution(metadb, started_at=datetime(2026, 6, 1, 12, 0))  # noqa: DTZ001
+        await add_execution(metadb, started_at=datetime(2026, 6, 1, 12, 0))
 
 
 async def test_json_column_round_trips(metadb: MetaDB) -> None:
@@ -261,7 +262,11 @@ async def test_duplicate_composite_primary_key_is_rejected(metadb: MetaDB) -> No
 
 async def test_row_referencing_a_missing_execution_is_rejected(metadb: MetaDB) -> None:
     step = ExecutionStep(
-        execution_id="missing", name="Train", position=0, type="Task", status="RUNNING"
+        execution_id="missing",
+        name="Train",
+        position=0,
+        type="Task",
+        status=ExecutionStatus.RUNNING,
     )
     with pytest.raises(IntegrityError):
         await add_all(metadb, step)
@@ -271,12 +276,18 @@ async def test_deleting_an_execution_deletes_its_steps_and_metric_points(metadb:
     await add_execution(metadb)
     await add_all(
         metadb,
-        ExecutionStep(execution_id="exec-1", name="Train", position=0, type="Task", status="RUNNING"),
+        ExecutionStep(
+            execution_id="exec-1",
+            name="Train",
+            position=0,
+            type="Task",
+            status=ExecutionStatus.RUNNING,
+        ),
         MetricPoint(execution_id="exec-1", name="loss", step=1, value=0.5),
     )
 
     async with metadb.session() as session:
-        await session.exec(sa.delete(Execution).where(Execution.id == "exec-1"))
+        await session.exec(sa.delete(Execution).where(col(Execution.id) == "exec-1"))
         await session.commit()
         steps = await session.scalar(sa.select(sa.func.count()).select_from(ExecutionStep))
         points = await session.scalar(sa.select(sa.func.count()).select_from(MetricPoint))
@@ -318,8 +329,12 @@ async def test_recording_a_live_lineage_edge_on_conflict_do_nothing_is_a_no_op(
     dialect = metadb.engine.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = {"from_id": "a", "to_id": "b", "kind": "PRODUCED", "origin": "api", "recorded_at": T0}
-    statement = insert(LineageEdge).values(values).on_conflict_do_nothing(
-        index_elements=["from_id", "to_id", "kind"], index_where=sa.text("retired_at IS NULL")
+    statement = (
+        insert(LineageEdge)
+        .values(values)
+        .on_conflict_do_nothing(
+            index_elements=["from_id", "to_id", "kind"], index_where=sa.text("retired_at IS NULL")
+        )
     )
 
     async with metadb.session() as session:

@@ -13,6 +13,7 @@ models.NAMING_CONVENTION so SQLite batch migrations can address them later.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,7 +30,7 @@ TIMESTAMP = sa.DateTime(timezone=True)
 ENUM = sa.String(32)
 
 
-def json_document() -> sa.types.TypeEngine[object]:
+def json_document() -> sa.types.TypeEngine[Any]:
     return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
