@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import Settings
+from tests.gateway.test_auth import FakePortal, SigningKey, ec_key, mint
 from tests.support.catalog_data import as_yaml, catalog_entities, unknown_kind_entity
 from tests.support.fake_backstage import FakeBackstage
 from tests.support.http_server import serve_app
@@ -27,6 +28,33 @@ class CatalogUnderTest:
     def catalog_calls(self, endpoint: str) -> int:
         assert self.fake is not None, "only the fake counts calls"
         return self.fake.calls[endpoint]
+
+
+@dataclass
+class Portal:
+    """The portal's auth side: mints user tokens its JWKS verifies."""
+
+    key: SigningKey
+    base_url: str
+
+    def user_token(self, user: str, ent: list[str]) -> str:
+        return mint(self.key, sub=user, ent=ent)
+
+
+@pytest.fixture(scope="module")
+def portal() -> Iterator[Portal]:
+    key = ec_key("portal-key")
+    with serve_app(FakePortal(keys=[key]).app()) as base_url:
+        yield Portal(key, base_url)
+
+
+@pytest.fixture
+def settings(settings: Settings, portal: Portal) -> Settings:
+    """The suite's settings, trusting the portal's user tokens."""
+    return settings.replace(
+        jwks_url=f"{portal.base_url}/api/auth/.well-known/jwks.json",
+        userinfo_url=f"{portal.base_url}/api/auth/v1/userinfo",
+    )
 
 
 @pytest.fixture(scope="module")

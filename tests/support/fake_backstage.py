@@ -176,9 +176,7 @@ class FakeBackstage:
         try:
             body = await self._guard(request, "by-refs")
             if "fields" in request.query_params:
-                raise _Reject(
-                    400, "InputError", "request/query must NOT have additional properties"
-                )
+                raise _Reject(400, "InputError", "request/query must NOT have additional properties")
             if not isinstance(body, dict) or not _str_list(body.get("entityRefs")):
                 raise _Reject(
                     400, "InputError", "request/body must have required property 'entityRefs'"
