@@ -49,7 +49,9 @@ class ServiceToken:
             value = hashlib.sha256(value.encode()).hexdigest()
         elif len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower()):
             raise ConfigError(f"service token {name!r}: sha256 must be 64 hex digits")
-        return cls(name=name, sha256=value.lower(), can_write=len(parts) == 4 and parts[3] == "write")
+        return cls(
+            name=name, sha256=value.lower(), can_write=len(parts) == 4 and parts[3] == "write"
+        )
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,7 @@ class EntityRelation:
     type: str = strawberry.field(description="'ownedBy', 'partOf', 'dependsOn', ...")
     target_ref: str = strawberry.field(description="Canonical ref of the other entity.")
 
-    @strawberry.field(
-        description="The other entity; resolved in one batch for the whole response."
-    )
+    @strawberry.field(description="The other entity; resolved in one batch for the whole response.")
     async def target(self, info: Info) -> CatalogEntity | None:
         return await load_entity(info, self.target_ref)
 
@@ -109,7 +107,9 @@ class CatalogEntity(Node):
             labels=_pairs(meta.get("labels")),
             annotations=_pairs(meta.get("annotations")),
             links=[
-                EntityLink(url=str(l["url"]), title=_text(l.get("title")), icon=_text(l.get("icon")))
+                EntityLink(
+                    url=str(l["url"]), title=_text(l.get("title")), icon=_text(l.get("icon"))
+                )
                 for l in links
                 if "url" in l
             ],
@@ -157,7 +157,9 @@ register_node("CatalogEntity", _entity_node)
 
 @strawberry.input(description="Conditions on entities: AND across fields, OR within a list.")
 class EntityFilter:
-    kind: list[str] | None = strawberry.field(default=None, description="Kinds, e.g. ['Component'].")
+    kind: list[str] | None = strawberry.field(
+        default=None, description="Kinds, e.g. ['Component']."
+    )
     spec_type: list[str] | None = strawberry.field(
         default=None, description="spec.type values, e.g. ['ml-pipeline']."
     )

@@ -29,8 +29,13 @@ THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 )
 NOT_FOUND_CODES = frozenset(
-    {"ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFound",
-     "ResourceNotFoundException", "ValidationException"}
+    {
+        "ExecutionDoesNotExist",
+        "StateMachineDoesNotExist",
+        "ResourceNotFound",
+        "ResourceNotFoundException",
+        "ValidationException",
+    }
 )
 
 

@@ -1,7 +1,8 @@
 """Amazon States Language definition of the demo's churn training pipeline.
 
-They are written the way a team without Lambda functions writes them against
-AWS, and moto's interpreter (``execute_state_machine``) really runs them:
+It and the scoring pipeline (``asl_scoring``) are written the way a team
+without Lambda functions writes them for AWS, and moto's interpreter
+(``execute_state_machine``) really runs them:
 
 - ``Task`` states use ``aws-sdk:*`` and ``dynamodb:getItem`` integrations that
   moto executes by calling back into itself (SageMaker processing, training

@@ -11,9 +11,15 @@ What moto gives the demo, and what it does not (moto 5.2):
   a Fail state), RUNNING (a long Wait), ABORTED (``stop_execution``) and
   TIMED_OUT (the definition's ``TimeoutSeconds`` is honoured, in real seconds).
 - ``stop_execution``'s ``error`` and ``cause`` are dropped by moto: an ABORTED
-  execution describes without them.
+  execution describes without them. A TIMED_OUT execution has no ``stopDate``.
 - Executions start "now": moto cannot backdate them, so every run of the demo
-  happened within the last few seconds.
+  happened within the last few seconds, and moto's SageMaker jobs (processing,
+  training, transform) are "Completed" the moment they are created.
+- The RUNNING run waits in moto for a day (a thread of the moto server); the
+  TIMED_OUT one costs the seed ``SCORING_TIMEOUT_SECONDS`` of wall time.
+- SageMaker Pipelines executions succeed at once and have no steps
+  (``list_pipeline_execution_steps`` is not implemented); the fraud pipeline
+  is there for its definition and run list.
 """
 
 from __future__ import annotations
@@ -66,7 +72,9 @@ TRUST = {
 
 @dataclass(frozen=True)
 class SeededExecution:
-    state_machine: str
+    """A Step Functions execution of the demo, with its status when seeding ended."""
+
+    state_machine: str  # the state machine's name
     name: str
     arn: str
     status: str
@@ -78,15 +86,21 @@ class DemoSummary:
 
     region: str
     account_id: str = ACCOUNT_ID
+    # state machine name -> ARN
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     executions: list[SeededExecution] = field(default_factory=list)
+    # model package group -> version ARNs, version 1 first
     model_package_arns: dict[str, list[str]] = field(default_factory=dict)
+    # ModelApprovalStatus -> number of versions, over all groups
     approval_counts: dict[str, int] = field(default_factory=dict)
+    # model card name -> number of card versions
     model_card_versions: dict[str, int] = field(default_factory=dict)
+    # SageMaker pipeline execution display name -> ARN
     sagemaker_pipeline_executions: dict[str, str] = field(default_factory=dict)
     buckets: list[str] = field(default_factory=list)
+    # what this call created ("stateMachine/<name>", "execution/<name>", ...);
+    # empty when everything was already there
     created: list[str] = field(default_factory=list)
-    """What this call created; empty when everything was already there."""
 
     @property
     def status_counts(self) -> dict[str, int]:
@@ -257,8 +271,11 @@ async def _start(
     return str(started["executionArn"])
 
 
-async def _wait(sfn: Any, arns: list[str]) -> None:
-    """Poll until every execution has finished, for at most WAIT_TIMEOUT_SECONDS."""
+async def _wait(sfn: Any, arns: list[str]) -> set[str]:
+    """Poll until every execution has finished, for at most WAIT_TIMEOUT_SECONDS.
+
+    Returns the ARNs still running at the deadline.
+    """
     pending = set(arns)
     try:
         async with asyncio.timeout(WAIT_TIMEOUT_SECONDS):
@@ -271,6 +288,7 @@ async def _wait(sfn: Any, arns: list[str]) -> None:
                     await asyncio.sleep(0.2)
     except TimeoutError:
         log.warning("demo executions still running after %.0f s: %s", WAIT_TIMEOUT_SECONDS, pending)
+    return pending
 
 
 async def _wait_for_event(sfn: Any, arn: str, event_type: str) -> None:
@@ -300,15 +318,20 @@ async def _run_executions(
     """Start the runs that do not exist yet and wait for the quick ones."""
     training, scoring = machines[TRAINING_PIPELINE], machines[SCORING_PIPELINE]
     have = {
-        machine: {e["name"]: e["executionArn"] for e in await _list_executions(sfn, machine)}
+        machine: {e["name"]: e for e in await _list_executions(sfn, machine)}
         for machine in (training, scoring)
     }
     quick: list[str] = []
     # Runs that register no model can go in any order.
     for run in TRAINING_RUNS:
-        if run.expect == "SUCCEEDED" or run.name in have[training]:
+        if run.expect == "SUCCEEDED":
             continue
-        arn = await _start(sfn, training, run.name, run.input(), created)
+        if run.name not in have[training]:
+            arn = await _start(sfn, training, run.name, run.input(), created)
+        elif run.expect == "ABORTED" and have[training][run.name]["status"] == "RUNNING":
+            arn = have[training][run.name]["executionArn"]  # an earlier seed was cut short
+        else:
+            continue
         if run.expect == "FAILED":
             quick.append(arn)
         elif run.expect == "ABORTED":
@@ -317,8 +340,14 @@ async def _run_executions(
             quick.append(arn)
     # One at a time, so the registry numbers versions in the order of the plan.
     for run in TRAINING_RUNS:
-        if run.expect == "SUCCEEDED" and run.name not in have[training]:
-            await _wait(sfn, [await _start(sfn, training, run.name, run.input(), created)])
+        if run.expect != "SUCCEEDED" or run.name in have[training]:
+            continue
+        arn = await _start(sfn, training, run.name, run.input(), created)
+        if await _wait(sfn, [arn]):
+            raise RuntimeError(
+                f"demo training run {run.name!r} did not finish: does moto interpret "
+                "state machines? (start_moto turns its execute_state_machine config on)"
+            )
     await sagemaker_seed.ensure_scoring_model(sm, region, created)
     for scoring_run in SCORING_RUNS:
         if scoring_run.expect == "SUCCEEDED" and scoring_run.name not in have[scoring]:

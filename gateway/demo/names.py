@@ -13,6 +13,8 @@ DATASETS_BUCKET = "mlmeta-demo-datasets"
 ARTIFACTS_BUCKET = "mlmeta-demo-artifacts"
 EVALUATIONS_TABLE = "mlmeta-demo-model-evaluations"
 CHURN_GROUP = "churn-model"
+FRAUD_GROUP = "fraud-detector"
+FRAUD_PIPELINE = "fraud-detector-training"  # a SageMaker pipeline
 SCORING_MODEL = "churn-model-v3"
 STATES_ROLE = "mlmeta-demo-stepfunctions"
 SAGEMAKER_ROLE = "mlmeta-demo-sagemaker"
@@ -32,7 +34,3 @@ def role_arn(name: str) -> str:
 
 def state_machine_arn(name: str, region: str) -> str:
     return f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{name}"
-
-
-FRAUD_GROUP = "fraud-detector"
-FRAUD_PIPELINE = "fraud-detector-training"

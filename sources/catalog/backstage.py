@@ -176,7 +176,7 @@ class BackstageCatalog:
                 params.append(("cursor", position.cursor))
             body = await self._call("GET", "/entities/by-query", token, params=params)
             page, next_cursor, page_total = _parse_page(body)
-            if position.cursor is None and page_total is not None:
+            if total is None:
                 total = page_total
             end = min(len(page), position.skip + wanted)
             for index in range(position.skip, end):
@@ -310,6 +310,8 @@ def _error_for(response: httpx.Response, token: str | None, method: str, path: s
         return NotFoundError(message or "not found in the catalog", source=SOURCE)
     if status == 429:
         return UpstreamThrottledError("the catalog is rate-limiting; retry later", source=SOURCE)
+    if status == 504:  # a proxy in front of the portal gave up waiting
+        return UpstreamTimeoutError("catalog timed out behind a proxy (HTTP 504)", source=SOURCE)
     log.warning("catalog %s %s answered HTTP %d (%s)", method, path, status, name or "no name")
     detail = f": {name}" if name else ""
     return UpstreamError(f"catalog failed with HTTP {status}{detail}", source=SOURCE)

@@ -150,7 +150,9 @@ def _values_at(entity: Entity, path: str) -> list[Any]:
             return []
     if node is None:
         return []
-    return [v for v in node if not isinstance(v, (dict, list))] if isinstance(node, list) else [node]
+    return (
+        [v for v in node if not isinstance(v, (dict, list))] if isinstance(node, list) else [node]
+    )
 
 
 def _any_equal(values: list[Any], wanted: Sequence[str]) -> bool:

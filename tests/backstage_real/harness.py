@@ -59,6 +59,11 @@ LOG_TAIL_LINES = 50
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9._~+/=-]{16,}$")
 _PLACEHOLDER_RE = re.compile(r"__MLMETA_[A-Z_]+__")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")  # the backend's log lines are coloured
+# The harness's own polling requests, left out of log tails in error messages.
+_OWN_POLLS = (
+    '"GET /.backstage/health/v1/readiness ',
+    '"GET /api/catalog/entities/by-query?limit=1 ',
+)
 
 T = TypeVar("T")
 
@@ -141,7 +146,12 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
         text = path.read_text(errors="replace")
     except OSError as exc:
         return f"<cannot read {path}: {exc}>"
-    return "\n".join(_ANSI_RE.sub("", line) for line in text.splitlines()[-lines:])
+    kept = [
+        _ANSI_RE.sub("", line)
+        for line in text.splitlines()
+        if not any(poll in line for poll in _OWN_POLLS)
+    ]
+    return "\n".join(kept[-lines:])
 
 
 def ensure_installed() -> Path:
@@ -255,9 +265,7 @@ def _check_token(token: str) -> None:
         raise ValueError(f"static token must match {_TOKEN_RE.pattern}: {token!r}")
 
 
-def render_app_config(
-    *, port: int, token: str, other_token: str, catalog_path: Path
-) -> str:
+def render_app_config(*, port: int, token: str, other_token: str, catalog_path: Path) -> str:
     """Fill ``app-config.template.yaml``; every value is JSON-quoted (valid YAML)."""
     _check_token(token)
     _check_token(other_token)
@@ -294,8 +302,9 @@ def wait_for(
         if result is not None and result is not False:
             return result
         if time.monotonic() >= deadline:
-            raise BackstageStartError(f"timed out after {timeout:.0f} s waiting for {what}"
-                                      f"{on_timeout()}")
+            raise BackstageStartError(
+                f"timed out after {timeout:.0f} s waiting for {what}{on_timeout()}"
+            )
         time.sleep(interval)
 
 
@@ -304,7 +313,8 @@ class RealBackstage:
 
     ``workdir`` (e.g. pytest's ``tmp_path``) receives catalog-info.yaml,
     app-config.yaml and backstage.log and is left in place; without it a
-    temporary folder is made and removed on exit.
+    temporary folder is made and removed on exit (but kept when start fails,
+    so the log named in the error can be read).
     """
 
     def __init__(
@@ -370,7 +380,9 @@ class RealBackstage:
                 break
             self._wait_entities(base_url, log_path)
         except BaseException:
-            self.stop()
+            # Keep the folder (even a temporary one): the error message points at its log.
+            self._terminate()
+            self._workdir = None
             raise
 
         assert self._proc is not None
@@ -477,7 +489,29 @@ class RealBackstage:
             return total >= self.expected_entities
 
         def describe() -> str:
-            return f" (last answer: {last[0]}){self._failure_context(log_path)()}"
+            return (
+                f" (last answer: {last[0]}; entities present: {present()}). The catalog drops"
+                " invalid entities silently (e.g. a Component without spec.owner), and one"
+                " entity of a kind no processor knows keeps the whole file out of the catalog"
+                f"{self._failure_context(log_path)()}"
+            )
+
+        def present() -> str:
+            try:
+                resp = httpx.get(
+                    url,
+                    params={"limit": 100, "fields": "kind,metadata.namespace,metadata.name"},
+                    headers=headers,
+                    timeout=5.0,
+                )
+                items = resp.json()["items"]
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                return f"<unknown: {exc!r}>"
+            refs = sorted(
+                f"{e['kind']}:{e['metadata'].get('namespace', 'default')}/{e['metadata']['name']}"
+                for e in items
+            )
+            return ", ".join(refs) or "none"
 
         wait_for(
             loaded,

@@ -80,7 +80,9 @@ def test_sdl_endpoint_serves_the_schema(client: TestClient, settings: Settings) 
 def test_committed_schema_graphql_matches_the_code() -> None:
     exported = str(build_schema(Settings())) + "\n"
     committed = (REPO / "schema.graphql").read_text()
-    assert committed == exported, "schema.graphql is stale: run `mlmeta export-schema -o schema.graphql`"
+    assert committed == exported, (
+        "schema.graphql is stale: run `mlmeta export-schema -o schema.graphql`"
+    )
 
 
 def test_viewer_user_resolves_through_the_catalog(client: TestClient) -> None:

@@ -31,8 +31,11 @@ def test_user_token_is_forwarded_to_the_portal(backstage: CatalogUnderTest, port
     token = portal.user_token("user:default/bob", ["group:default/fraud-team"])
     assert backstage.fake is not None and backstage.fake.tokens is not None
     backstage.fake.tokens.add(token)
-    gql(backstage.client, '{ entity(ref: "user:bob") { ref } }',
-        headers={"Authorization": f"Bearer {token}"})
+    gql(
+        backstage.client,
+        '{ entity(ref: "user:bob") { ref } }',
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert backstage.fake.tokens_seen() == [token]
 
 
@@ -40,8 +43,12 @@ def test_a_user_the_portal_refuses_sees_an_authentication_error(
     backstage: CatalogUnderTest, portal: Portal
 ) -> None:
     token = portal.user_token("user:default/mallory", [])
-    body = gql(backstage.client, '{ entity(ref: "user:bob") { ref } }',
-               headers={"Authorization": f"Bearer {token}"}, expect_errors=True)
+    body = gql(
+        backstage.client,
+        '{ entity(ref: "user:bob") { ref } }',
+        headers={"Authorization": f"Bearer {token}"},
+        expect_errors=True,
+    )
     assert body["data"] == {"entity": None}
     assert body["errors"][0]["extensions"] == {"code": "AuthenticationError", "source": "catalog"}
 

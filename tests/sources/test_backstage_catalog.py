@@ -25,6 +25,7 @@ from sources.errors import (
     NotAllowedError,
     NotFoundError,
     UpstreamError,
+    UpstreamThrottledError,
     UpstreamTimeoutError,
 )
 from tests.support.fake_backstage import FakeBackstage
@@ -267,7 +268,15 @@ async def test_the_last_page_has_no_next_cursor(catalog):
     assert page.next_cursor is None
 
 
-async def test_total_is_reported_on_the_first_page_only(catalog):
+async def test_total_is_reported_on_every_page_the_portal_counts(catalog):
+    pages = await all_pages(catalog, limit=4)
+
+    assert [p.total for p in pages] == [len(COMPONENTS)] * 3
+
+
+async def test_total_is_unknown_on_later_pages_when_the_portal_counts_only_the_first(catalog, fake):
+    fake.totals_on_later_pages = False
+
     pages = await all_pages(catalog, limit=4)
 
     assert [p.total for p in pages] == [len(COMPONENTS), None, None]
@@ -280,6 +289,15 @@ async def test_short_upstream_pages_are_topped_up_to_the_limit(catalog, fake):
 
     assert [len(p.items) for p in pages] == [4, 4, 2]
     assert [n for p in pages for n in names(p)] == COMPONENTS
+
+
+async def test_a_skip_longer_than_a_short_upstream_page_carries_into_the_next(catalog, fake):
+    fifth = (await query(catalog, limit=6)).item_cursors[4]
+    fake.max_page_size = 3
+
+    page = await query(catalog, limit=3, cursor=fifth)
+
+    assert names(page) == COMPONENTS[5:8]
 
 
 async def test_the_query_asks_for_name_order_and_the_limit(catalog, fake):
@@ -441,6 +459,20 @@ async def test_a_slow_catalog_is_an_upstream_timeout(served, fake, http):
         await impatient.entities_by_refs(["group:default/data-eng"], ALICE)
 
     assert caught.value.source == "catalog"
+
+
+async def test_a_proxys_gateway_timeout_is_an_upstream_timeout(catalog, fake):
+    fake.fail(504, "Error", "upstream request timeout")
+
+    with pytest.raises(UpstreamTimeoutError):
+        await query(catalog)
+
+
+async def test_429_is_upstream_throttling(catalog, fake):
+    fake.fail(429, "Error", "Too many requests")
+
+    with pytest.raises(UpstreamThrottledError):
+        await query(catalog)
 
 
 async def test_an_unreachable_catalog_is_an_upstream_error(http):

@@ -25,14 +25,23 @@ def _entity(kind: str, name: str, spec: dict[str, Any], **metadata: Any) -> dict
 
 def catalog_entities() -> list[dict[str, Any]]:
     entities = [
-        _entity("Group", "ml-platform", {"type": "team", "children": ["fraud-team"]},
-                title="ML Platform"),
+        _entity(
+            "Group",
+            "ml-platform",
+            {"type": "team", "children": ["fraud-team"]},
+            title="ML Platform",
+        ),
         _entity("Group", "fraud-team", {"type": "team", "parent": "ml-platform", "children": []}),
-        _entity("User", "alice", {"profile": {"displayName": "Alice"},
-                                  "memberOf": ["ML-Platform"]}),
+        _entity(
+            "User", "alice", {"profile": {"displayName": "Alice"}, "memberOf": ["ML-Platform"]}
+        ),
         _entity("User", "bob", {"profile": {"displayName": "Bob"}, "memberOf": ["fraud-team"]}),
-        _entity("System", "customer-intelligence", {"owner": "group:default/ml-platform"},
-                description="Churn and fraud models"),
+        _entity(
+            "System",
+            "customer-intelligence",
+            {"owner": "group:default/ml-platform"},
+            description="Churn and fraud models",
+        ),
         _entity(
             "Component",
             "churn-training-pipeline",

@@ -11,8 +11,10 @@ that mlmeta uses, with the behaviour seen on the real one:
   values case-insensitive, ``relations.<type>`` and array fields included),
   ``fullTextFilterTerm``/``fullTextFilterFields``, ``orderField``, ``limit``
   (default 200), ``fields``, and an opaque keyset cursor that freezes filter,
-  order and text but not ``fields``. ``totalItems`` is on the first page only;
-  a single page has ``pageInfo: {}``.
+  order, text and the total but not ``fields``. ``totalItems`` is on every
+  page, as catalog-backend 4.0 does (``totals_on_later_pages = False`` plays a
+  backend that counts on the first page only); a single page has
+  ``pageInfo: {}``.
 - ``GET /api/catalog/entity-facets`` and
   ``GET /api/catalog/entities/by-name/{kind}/{namespace}/{name}``.
 - Errors as ``{error: {name, message}, request, response}``: 401 "Missing
@@ -21,7 +23,8 @@ that mlmeta uses, with the behaviour seen on the real one:
 Tests read ``requests`` (method, path, query, Authorization header, body) and
 ``calls`` (per endpoint) to hold batching and token forwarding to numbers;
 ``fail()`` makes every endpoint answer an error, ``delay_seconds`` makes it
-slow, and ``max_page_size`` caps pages as a stingy portal would.
+slow, and ``max_page_size`` caps pages as a stingy portal would. Error
+messages are the real backend's where tests might match on them.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class FakeBackstage:
 
     def __init__(self, entities: list[Entity], tokens: set[str] | None = None) -> None:
         self.tokens = tokens
+        self._initial_tokens = set(tokens) if tokens is not None else None
         prepared: dict[EntityRef, Entity] = {}
         for raw in entities:
             entity = copy.deepcopy(raw)
@@ -109,16 +113,24 @@ class FakeBackstage:
         self.failure: tuple[int, str, str] | None = None
         self.delay_seconds = 0.0
         self.max_page_size: int | None = None
+        self.totals_on_later_pages = True
 
     # -- test controls
 
     def reset(self) -> None:
-        """A healthy, quiet backend again; the server is usually shared by a module."""
+        """A healthy, quiet backend again; the server is usually shared by a module.
+
+        Tokens added by a test are forgotten (in place: tests hold ``tokens``).
+        """
+        if self.tokens is not None and self._initial_tokens is not None:
+            self.tokens.clear()
+            self.tokens.update(self._initial_tokens)
         self.requests.clear()
         self.calls.clear()
         self.failure = None
         self.delay_seconds = 0.0
         self.max_page_size = None
+        self.totals_on_later_pages = True
 
     def fail(self, status: int = 500, name: str = "Error", message: str = "boom") -> None:
         """Answer every request with this error from now on."""
@@ -175,8 +187,9 @@ class FakeBackstage:
     async def _by_refs(self, request: Request) -> JSONResponse:
         try:
             body = await self._guard(request, "by-refs")
-            if "fields" in request.query_params:
-                raise _Reject(400, "InputError", "request/query must NOT have additional properties")
+            unknown = next(iter(request.query_params), None)  # fields go in the body
+            if unknown is not None:
+                raise _Reject(400, "InputError", f"Unknown query parameter '{unknown}'")
             if not isinstance(body, dict) or not _str_list(body.get("entityRefs")):
                 raise _Reject(
                     400, "InputError", "request/body must have required property 'entityRefs'"
@@ -198,8 +211,9 @@ class FakeBackstage:
                 limit = min(limit, self.max_page_size)
             fields = _fields_param(params.getlist("fields"))
             cursor = params.get("cursor")
+            total = 0
             if cursor:
-                query, after, before = _decode_cursor(cursor)
+                query, after, before, total = _decode_cursor(cursor)
             else:
                 query = _Query(
                     filters=_parse_filters(params.getlist("filter")),
@@ -208,6 +222,8 @@ class FakeBackstage:
                 )
                 after = before = None
             ordered = self._ordered(query)
+            if not cursor:  # a cursor carries the count of its first page
+                total = len(ordered)
             if before is not None:
                 prior = [e for e in ordered if _cmp(self._key(e, query), before, query) < 0]
                 items = prior[-limit:] if limit else []
@@ -222,15 +238,17 @@ class FakeBackstage:
                 has_prev, has_next = after is not None, len(rest) > len(items)
             page_info: dict[str, str] = {}
             if has_next and items:
-                page_info["nextCursor"] = _encode_cursor(query, after=self._key(items[-1], query))
+                key = self._key(items[-1], query)
+                page_info["nextCursor"] = _encode_cursor(query, total, after=key)
             if has_prev and items:
-                page_info["prevCursor"] = _encode_cursor(query, before=self._key(items[0], query))
+                key = self._key(items[0], query)
+                page_info["prevCursor"] = _encode_cursor(query, total, before=key)
             answer: dict[str, Any] = {
                 "items": [_project(e, fields) for e in items],
                 "pageInfo": page_info,
             }
-            if not cursor:
-                answer["totalItems"] = len(ordered)
+            if not cursor or self.totals_on_later_pages:
+                answer["totalItems"] = total
             return JSONResponse(answer)
         except _Reject as reject:
             return _error(request, reject)
@@ -240,7 +258,9 @@ class FakeBackstage:
             await self._guard(request, "entity-facets")
             facets = request.query_params.getlist("facet")
             if not facets:
-                raise _Reject(400, "InputError", "Missing facet parameter")
+                raise _Reject(
+                    400, "InputError", "request/query must have required property 'facet'"
+                )
             filters = _parse_filters(request.query_params.getlist("filter"))
             matching = [ref for ref in self.entities if _matches(self._rows[ref], filters)]
             answer: dict[str, list[dict[str, Any]]] = {}
@@ -369,7 +389,7 @@ def _parse_order(raw: list[str]) -> tuple[str, bool] | None:
         return None
     field, _, direction = raw[0].partition(",")  # only the first order field is honoured
     if direction.strip().lower() not in ("", "asc", "desc") or not field.strip():
-        raise _Reject(400, "InputError", f"Invalid order field order, got {raw[0]!r}")
+        raise _Reject(400, "InputError", "Invalid order field order, must be asc or desc")
     return field.strip(), direction.strip().lower() == "desc"
 
 
@@ -410,9 +430,10 @@ def _cmp(a: SortKey, b: SortKey, query: _Query) -> int:
 
 
 def _encode_cursor(
-    query: _Query, *, after: SortKey | None = None, before: SortKey | None = None
+    query: _Query, total: int, *, after: SortKey | None = None, before: SortKey | None = None
 ) -> str:
     data = {
+        "totalItems": total,
         "filters": query.filters,
         "order": query.order,
         "text": query.text,
@@ -422,9 +443,9 @@ def _encode_cursor(
     return base64.b64encode(json.dumps(data).encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[_Query, SortKey | None, SortKey | None]:
+def _decode_cursor(cursor: str) -> tuple[_Query, SortKey | None, SortKey | None, int]:
     try:
-        data = json.loads(base64.b64decode(cursor, validate=True))
+        data = json.loads(base64.b64decode(cursor + "=" * (-len(cursor) % 4)))
         filters = data["filters"]
         query = _Query(
             filters=[[(k, v) for k, v in conditions] for conditions in filters]
@@ -435,9 +456,11 @@ def _decode_cursor(cursor: str) -> tuple[_Query, SortKey | None, SortKey | None]
         )
         after = tuple(data["after"]) if data["after"] else None
         before = tuple(data["before"]) if data["before"] else None
+        total = int(data["totalItems"])
     except (ValueError, KeyError, TypeError, IndexError, binascii.Error) as exc:
-        raise _Reject(400, "InputError", "Malformed cursor, could not be parsed") from exc
-    return query, after, before
+        reason = f"{type(exc).__name__}: {exc}"
+        raise _Reject(400, "InputError", f"Malformed cursor: {reason}") from exc
+    return query, after, before, total
 
 
 def _int_param(raw: str | None, default: int) -> int:
@@ -446,9 +469,9 @@ def _int_param(raw: str | None, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        value = -1
+        raise _Reject(400, "InputError", "request/query/limit must be integer") from None
     if value < 0:
-        raise _Reject(400, "InputError", f"Invalid limit, not a non-negative integer: {raw!r}")
+        raise _Reject(400, "InputError", "request/query/limit must be >= 0")
     return value
 
 
@@ -484,8 +507,14 @@ def _error(request: Request, reject: _Reject) -> JSONResponse:
     return JSONResponse(
         {
             "error": {"name": reject.name, "message": reject.message},
-            "request": {"method": request.method, "url": str(request.url.path)},
+            "request": {"method": request.method, "url": _router_url(request)},
             "response": {"statusCode": reject.status},
         },
         status_code=reject.status,
     )
+
+
+def _router_url(request: Request) -> str:
+    """The URL as the catalog's router sees it: without ``/api/catalog``."""
+    path = request.url.path.removeprefix("/api/catalog")
+    return f"{path}?{request.url.query}" if request.url.query else path
