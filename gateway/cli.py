@@ -10,9 +10,13 @@ import sys
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway import __version__
 from gateway.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from gateway.demo import MotoHandle
 
 log = logging.getLogger("mlmeta")
 
@@ -134,7 +138,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"MLMETA_{key.upper()}"] = str(value)
-    moto = None
+    moto: MotoHandle | None = None
     if args.demo or settings.demo:
         moto = _start_demo(settings)
     settings = load_settings(config_file=args.config)
@@ -157,7 +161,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _start_demo(settings: Settings) -> object:
+def _start_demo(settings: Settings) -> MotoHandle:
     """Start the local AWS fake, write the catalog, seed, and point the gateway at them."""
     from gateway.demo import seed_aws, start_moto, write_catalog
 

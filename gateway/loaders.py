@@ -26,7 +26,7 @@ class Loaders:
     def build(cls, resources: Resources, principal: Principal) -> Loaders:
         catalog = resources.catalog
 
-        async def load_entities(refs: list[str]) -> list[Entity | None | Exception]:
+        async def load_entities(refs: list[str]) -> list[Entity | Exception | None]:
             return await catalog.entities_by_refs(refs, principal)
 
-        return cls(entities_by_ref=DataLoader(load_fn=load_entities))  # type: ignore[arg-type]
+        return cls(entities_by_ref=DataLoader(load_fn=load_entities))

@@ -57,7 +57,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         principal = getattr(request.state, "principal", None) or Principal.anonymous()
         return Context.build(self.resources, principal, request, response)
 
-    async def on_ws_connect(self, context: Context) -> UnsetType | None | dict[str, object]:
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a websocket from its headers or its connection_init payload."""
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         header = params.get("Authorization") or params.get("authorization")

@@ -108,10 +108,10 @@ class CatalogEntity(Node):
             annotations=_pairs(meta.get("annotations")),
             links=[
                 EntityLink(
-                    url=str(l["url"]), title=_text(l.get("title")), icon=_text(l.get("icon"))
+                    url=str(k["url"]), title=_text(k.get("title")), icon=_text(k.get("icon"))
                 )
-                for l in links
-                if "url" in l
+                for k in links
+                if "url" in k
             ],
             spec=JSON(spec) if spec else None,
             raw=raw,

@@ -30,13 +30,13 @@ class SourceHealth:
     checked_at: datetime
 
 
-async def check_one(source: Checkable, timeout: float) -> SourceHealth:
+async def check_one(source: Checkable, limit_seconds: float) -> SourceHealth:
     started = time.perf_counter()
     error: str | None = None
     try:
-        await asyncio.wait_for(source.check(), timeout)
+        await asyncio.wait_for(source.check(), limit_seconds)
     except TimeoutError:
-        error = f"no answer within {timeout:g} s"
+        error = f"no answer within {limit_seconds:g} s"
     except MlmetaError as exc:
         error = exc.message
     except Exception as exc:  # a readiness probe reports, it never raises
@@ -51,5 +51,5 @@ async def check_one(source: Checkable, timeout: float) -> SourceHealth:
     )
 
 
-async def check_all(sources: Sequence[Checkable], timeout: float) -> list[SourceHealth]:
-    return list(await asyncio.gather(*(check_one(s, timeout) for s in sources)))
+async def check_all(sources: Sequence[Checkable], limit_seconds: float) -> list[SourceHealth]:
+    return list(await asyncio.gather(*(check_one(s, limit_seconds) for s in sources)))

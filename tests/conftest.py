@@ -52,7 +52,8 @@ apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
   name: churn-training-pipeline
-  annotations: {mlmeta.io/step-functions-arn: "arn:aws:states:us-east-1:123456789012:stateMachine:churn"}
+  annotations:
+    mlmeta.io/step-functions-arn: "arn:aws:states:us-east-1:123456789012:stateMachine:churn"
 spec: {type: ml-pipeline, lifecycle: production, owner: ml-platform}
 """
 

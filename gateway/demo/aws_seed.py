@@ -106,6 +106,15 @@ class DemoSummary:
     def status_counts(self) -> dict[str, int]:
         return dict(Counter(e.status for e in self.executions))
 
+    def __str__(self) -> str:
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.status_counts.items()))
+        versions = sum(len(arns) for arns in self.model_package_arns.values())
+        return (
+            f"{len(self.state_machine_arns)} state machines, {len(self.executions)} executions "
+            f"({statuses}), {versions} model versions, {len(self.model_card_versions)} model "
+            f"cards; {len(self.created)} created by this seed"
+        )
+
     def execution(self, state_machine: str, name: str) -> SeededExecution:
         return next(
             e for e in self.executions if e.state_machine == state_machine and e.name == name
@@ -113,7 +122,11 @@ class DemoSummary:
 
 
 async def seed_aws(endpoint_url: str, region: str = "us-east-1") -> DemoSummary:
-    """Create (or find) the demo's buckets, state machines, runs, models and cards."""
+    """Create (or find) the demo's buckets, state machines, runs, models and cards.
+
+    Meant for a moto server: against real AWS it would create IAM roles and
+    fixed-name buckets and start real SageMaker jobs from the pipelines.
+    """
     settings = AwsSettings(region=region, endpoint_url=endpoint_url, max_attempts=1)
     summary = DemoSummary(region=region)
     created = summary.created

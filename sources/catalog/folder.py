@@ -47,9 +47,9 @@ class FolderCatalog:
 
     async def entities_by_refs(
         self, refs: Sequence[str], principal: Principal
-    ) -> list[Entity | None | Exception]:
+    ) -> list[Entity | Exception | None]:
         entities = await self._load()
-        out: list[Entity | None | Exception] = []
+        out: list[Entity | Exception | None] = []
         for ref in refs:
             try:
                 out.append(entities.get(parse_ref(ref)))

@@ -51,7 +51,7 @@ class CatalogSource(Protocol):
 
     async def entities_by_refs(
         self, refs: Sequence[str], principal: Principal
-    ) -> list[Entity | None | Exception]:
+    ) -> list[Entity | Exception | None]:
         """Entities in key order; None for an unknown ref; an error for a malformed one."""
 
     async def query_entities(self, query: EntityQuery, principal: Principal) -> EntityPage:

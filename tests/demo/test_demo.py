@@ -255,6 +255,7 @@ def test_sagemaker_pipeline_has_runs(summary: DemoSummary, sagemaker: Any) -> No
 async def test_seeding_twice_creates_nothing_new(summary: DemoSummary, moto: MotoHandle) -> None:
     again = await seed_aws(moto.endpoint_url, REGION)
     assert again.created == []
+    assert str(again).endswith("0 created by this seed")
     assert sorted(e.arn for e in again.executions) == sorted(e.arn for e in summary.executions)
     assert again.model_package_arns == summary.model_package_arns
     assert again.model_card_versions == summary.model_card_versions

@@ -53,7 +53,7 @@ def test_service_tokens_are_kept_hashed() -> None:
     ],
 )
 def test_bad_values_name_the_setting(name: str, value: str) -> None:
-    with pytest.raises(ConfigError, match="MLMETA_|service token"):
+    with pytest.raises(ConfigError, match=r"MLMETA_|service token"):
         load_settings(environ={name: value})
 
 

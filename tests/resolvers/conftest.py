@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import Settings
+from tests.backstage_real.harness import BackstageHandle, run_backstage, wait_for
 from tests.gateway.test_auth import FakePortal, SigningKey, ec_key, mint
 from tests.support.catalog_data import as_yaml, catalog_entities, unknown_kind_entity
 from tests.support.fake_backstage import FakeBackstage
@@ -24,6 +26,7 @@ class CatalogUnderTest:
     kind: str
     client: TestClient
     fake: FakeBackstage | None = None
+    unknown_kind: str = "MLExperiment"
 
     def catalog_calls(self, endpoint: str) -> int:
         assert self.fake is not None, "only the fake counts calls"
@@ -59,18 +62,69 @@ def settings(settings: Settings, portal: Portal) -> Settings:
 
 @pytest.fixture(scope="module")
 def fake_backstage() -> Iterator[tuple[FakeBackstage, str]]:
-    fake = FakeBackstage(catalog_entities() + [unknown_kind_entity()], tokens={GATEWAY_TOKEN})
+    fake = FakeBackstage([*catalog_entities(), unknown_kind_entity()], tokens={GATEWAY_TOKEN})
     with serve_app(fake.app()) as base_url:
         yield fake, base_url
 
 
-@pytest.fixture(params=["folder", "backstage"])
+# A stock Backstage refuses a whole file holding a kind no processor knows, so the
+# real one gets a standard kind the gateway does not special-case instead.
+REAL_UNKNOWN_KIND = "Domain"
+
+
+@pytest.fixture(scope="session")
+def real_backstage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackstageHandle]:
+    """A real Backstage catalog backend from the npm registry (slow: see harness.py)."""
+    entities = [*catalog_entities(), unknown_kind_entity(REAL_UNKNOWN_KIND)]
+    workdir = tmp_path_factory.mktemp("real-backstage")
+    with run_backstage(
+        as_yaml(entities), expected_entities=len(entities) + 1, workdir=workdir
+    ) as handle:
+        # Reverse relations are computed eventually; wait until the last ones landed.
+        def settled() -> bool | None:
+            response = httpx.post(
+                f"{handle.catalog_url}/entities/by-refs",
+                json={"entityRefs": ["group:default/ml-platform", "group:default/fraud-team"]},
+                headers=handle.auth_headers,
+            )
+            groups = response.json()["items"]
+            wanted = [
+                ("hasMember", "user:default/alice", 0),
+                ("parentOf", "group:default/fraud-team", 0),
+                ("ownerOf", "resource:default/churn-model", 1),
+                ("hasMember", "user:default/bob", 1),
+            ]
+            ok = all(
+                groups[i] is not None
+                and {"type": t, "targetRef": r}
+                in [
+                    {"type": x["type"], "targetRef": x["targetRef"]} for x in groups[i]["relations"]
+                ]
+                for t, r, i in wanted
+            )
+            return ok or None
+
+        wait_for(settled, timeout=60, what="reverse relations in the real catalog")
+        yield handle
+
+
+@pytest.fixture(
+    params=["folder", "backstage", pytest.param("real-backstage", marks=pytest.mark.slow)]
+)
 def catalog(
     request: pytest.FixtureRequest,
     settings: Settings,
     tmp_path: Path,
     fake_backstage: tuple[FakeBackstage, str],
 ) -> Iterator[CatalogUnderTest]:
+    if request.param == "real-backstage":
+        handle: BackstageHandle = request.getfixturevalue("real_backstage")
+        configured = settings.replace(
+            catalog_backend="backstage", backstage_url=handle.base_url, backstage_token=handle.token
+        )
+        with TestClient(create_app(configured)) as client:
+            yield CatalogUnderTest("real-backstage", client, unknown_kind=REAL_UNKNOWN_KIND)
+        return
     yield from _gateway_over(request.param, settings, tmp_path, fake_backstage)
 
 
@@ -89,7 +143,7 @@ def _gateway_over(
         folder = tmp_path / "catalog-under-test"
         folder.mkdir()
         (folder / "catalog-info.yaml").write_text(
-            as_yaml(catalog_entities() + [unknown_kind_entity()])
+            as_yaml([*catalog_entities(), unknown_kind_entity()])
         )
         configured = settings.replace(catalog_folder=str(folder))
         fake = None

@@ -90,9 +90,10 @@ def test_malformed_ref_is_an_input_error_and_the_rest_is_served(
 
 
 def test_a_kind_nobody_special_cases_is_served(catalog: CatalogUnderTest) -> None:
-    query = '{ entity(ref: "mlexperiment:churn-experiments") { kind owner { name } } }'
-    entity = gql(catalog.client, query)["data"]["entity"]
-    assert entity == {"kind": "MLExperiment", "owner": {"name": "ml-platform"}}
+    query = "query ($ref: String!) { entity(ref: $ref) { kind owner { name } } }"
+    ref = f"{catalog.unknown_kind.lower()}:churn-experiments"
+    entity = gql(catalog.client, query, {"ref": ref})["data"]["entity"]
+    assert entity == {"kind": catalog.unknown_kind, "owner": {"name": "ml-platform"}}
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import SERVICE_TOKEN, gql
 from tests.resolvers.conftest import CatalogUnderTest, Portal
 from tests.support.catalog_data import DATASET_COUNT
@@ -13,6 +15,8 @@ VIEWER = """{ viewer { subject kind ownershipRefs user { ref }
 def test_user_viewer_sees_their_entity_and_what_they_own(
     catalog: CatalogUnderTest, portal: Portal
 ) -> None:
+    if catalog.kind == "real-backstage":
+        pytest.skip("a real Backstage trusts only its own signing keys, not the test portal's")
     token = portal.user_token("user:default/alice", ["group:default/fraud-team"])
     if catalog.fake is not None and catalog.fake.tokens is not None:
         catalog.fake.tokens.add(token)  # the portal accepts its own user's token
@@ -29,7 +33,8 @@ def test_user_viewer_sees_their_entity_and_what_they_own(
 
 def test_user_token_is_forwarded_to_the_portal(backstage: CatalogUnderTest, portal: Portal) -> None:
     token = portal.user_token("user:default/bob", ["group:default/fraud-team"])
-    assert backstage.fake is not None and backstage.fake.tokens is not None
+    assert backstage.fake is not None
+    assert backstage.fake.tokens is not None
     backstage.fake.tokens.add(token)
     gql(
         backstage.client,
