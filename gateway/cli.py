@@ -11,6 +11,7 @@ import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from gateway import __version__
 from gateway.config import ConfigError, Settings, load_settings
@@ -53,11 +54,6 @@ def _parser() -> argparse.ArgumentParser:
         "seed-demo",
         help="write the demo catalog folder and seed the demo AWS data into the configured "
         "AWS endpoint (a moto server)",
-    )
-    seed.add_argument(
-        "--allow-real-aws",
-        action="store_true",
-        help="seed even when no MLMETA_AWS_ENDPOINT_URL points at a local fake",
     )
 
     commands.add_parser("version", help="print the version")
@@ -117,14 +113,16 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.demo import seed_aws, write_catalog
 
-    if not settings.aws_endpoint_url and not args.allow_real_aws:
+    host = urlsplit(settings.aws_endpoint_url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        # Against real AWS the seed would create roles and buckets and start jobs.
         print(
-            "mlmeta: seed-demo writes demo resources to AWS; set MLMETA_AWS_ENDPOINT_URL to a "
-            "moto server, or pass --allow-real-aws",
+            "mlmeta: seed-demo only seeds a local AWS fake; set MLMETA_AWS_ENDPOINT_URL to a "
+            "moto server on this machine (e.g. http://127.0.0.1:5000)",
             file=sys.stderr,
         )
         return 2
-    count = write_catalog(Path(settings.catalog_folder))
+    count = write_catalog(Path(settings.catalog_folder), region=settings.aws_region)
     summary = asyncio.run(seed_aws(settings.aws_endpoint_url, settings.aws_region))
     print(f"catalog: {count} entities in {settings.catalog_folder}")
     print(f"aws: {summary}")
@@ -169,7 +167,7 @@ def _start_demo(settings: Settings) -> MotoHandle:
     os.environ["MLMETA_AWS_ENDPOINT_URL"] = moto.endpoint_url
     os.environ["MLMETA_ALLOW_ANONYMOUS"] = "true"
     os.environ["MLMETA_DEMO"] = "true"
-    count = write_catalog(Path(settings.catalog_folder))
+    count = write_catalog(Path(settings.catalog_folder), region=settings.aws_region)
     summary = asyncio.run(seed_aws(moto.endpoint_url, settings.aws_region))
     log.info("demo: %d catalog entities in %s", count, settings.catalog_folder)
     log.info("demo: AWS (moto) at %s: %s", moto.endpoint_url, summary)
