@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", "-o", type=Path, help="write to this file instead")
 
-    seed = commands.add_parser(
+    commands.add_parser(
         "seed-demo",
         help="write the demo catalog folder and seed the demo AWS data into the configured "
         "AWS endpoint (a moto server)",
