@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -40,6 +41,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 await error_response(401, exc.code, exc.message)(scope, receive, send)
                 return
             scope.setdefault("state", {})["principal"] = principal
+            try:
+                response = await self.run(Request(scope, receive))
+            except HTTPException as exc:
+                # Strawberry answers these in plain text; ours carry a code like any error.
+                response = error_response(exc.status_code, "BAD_REQUEST", exc.reason)
+            await response(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
     def _wants_ide(self, request: Request) -> bool:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.schema import build_schema
-from tests.conftest import gql
+from tests.conftest import codes, gql
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -94,3 +95,33 @@ def test_viewer_user_resolves_through_the_catalog(client: TestClient) -> None:
         "ownershipRefs": [],
         "user": None,
     }
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_non_json_posts_are_refused_so_forms_cannot_forge_requests(
+    client: TestClient, content_type: str
+) -> None:
+    response = client.post(
+        "/graphql",
+        content='{"query": "{ viewer { kind } }"}',
+        headers={"Content-Type": content_type},
+    )
+    assert response.status_code == 400
+    assert codes(response.json()) == ["BAD_REQUEST"]
+
+
+def test_invalid_json_is_a_bad_request(client: TestClient) -> None:
+    response = client.post(
+        "/graphql", content="{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert codes(response.json()) == ["BAD_REQUEST"]
+
+
+def test_mutations_are_refused_over_get(client: TestClient) -> None:
+    response = client.get("/graphql", params={"query": "mutation { noop }"})
+    assert response.status_code == 400
+    assert codes(response.json()) == ["BAD_REQUEST"]
