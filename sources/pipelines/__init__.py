@@ -1,0 +1,1 @@
+"""What every pipeline source (Step Functions, SageMaker, pushed runs) returns."""
