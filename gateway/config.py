@@ -95,6 +95,11 @@ class Settings:
     graphiql: bool = True
     readiness_timeout_seconds: float = 3.0
 
+    redis_url: str = ""
+    poll_interval_seconds: float = 2.0
+    events_secret: str = ""
+    max_step_fetches: int = 8
+
     demo: bool = False
 
     def __post_init__(self) -> None:
@@ -160,6 +165,12 @@ SETTINGS_DOC: dict[str, str] = {
     "max_page_size": "Maximum `first` of any connection.",
     "graphiql": "Serve GraphiQL on GET /graphql with Accept: text/html.",
     "readiness_timeout_seconds": "Time each source gets to answer /readyz.",
+    "redis_url": "Redis for subscription fan-out across replicas, e.g. `redis://127.0.0.1:6379/0` "
+    "(empty: in-process fan-out, one replica).",
+    "poll_interval_seconds": "How often a running execution is polled while someone watches it.",
+    "events_secret": "Shared secret of the Step Functions status-change event endpoint "
+    "(empty: endpoint off).",
+    "max_step_fetches": "Concurrent step-detail fetches (GetExecutionHistory) per request.",
     "demo": "Start a local moto server, write the demo catalog and seed demo data.",
 }
 
