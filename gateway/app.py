@@ -8,10 +8,13 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from gateway.config import Settings, load_settings
 from gateway.http import BodySizeLimit, healthz, readyz, sdl
+from gateway.realtime import stepfunctions_events_endpoint
 from gateway.resources import open_resources
 from gateway.schema import build_schema
 from gateway.view import GatewayGraphQL
@@ -38,6 +41,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.info("mlmeta ready: GraphQL at /graphql")
             yield
 
+    async def stepfunctions_events(request: Request) -> Response:
+        """Step Functions status-change events (EventBridge API destination)."""
+        hub = request.app.state.resources.hub
+        return await stepfunctions_events_endpoint(hub, settings.events_secret)(request)
+
     graphql_endpoint = _Deferred()
     app = Starlette(
         routes=[
@@ -46,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/schema.graphql", sdl, methods=["GET"]),
+            Route("/api/v1/events/stepfunctions", stepfunctions_events, methods=["POST"]),
         ],
         middleware=[Middleware(BodySizeLimit, limit=settings.max_body_bytes)],
         lifespan=lifespan,

@@ -12,12 +12,15 @@ import httpx
 
 from gateway.auth.authenticator import Authenticator
 from gateway.config import Settings
+from gateway.realtime import ExecutionHub, open_hub
 from sources.aws import AwsSettings, open_client
 from sources.catalog.backstage import BackstageCatalog
 from sources.catalog.folder import FolderCatalog
 from sources.catalog.model import CatalogSource
 from sources.health import Checkable
 from sources.metadb import MetaDB, upgrade
+from sources.metadb.pipelines import PipelineStore
+from sources.pipelines.service import PipelineService
 from sources.sagemaker import SageMakerSource
 from sources.stepfunctions import StepFunctionsSource
 
@@ -31,9 +34,11 @@ class Resources:
     metadb: MetaDB
     authenticator: Authenticator
     catalog: CatalogSource
+    pipelines: PipelineService
     stepfunctions: StepFunctionsSource | None = None
     sagemaker: SageMakerSource | None = None
     checkables: list[Checkable] = field(default_factory=list)
+    hub: ExecutionHub = field(init=False)
 
 
 @asynccontextmanager
@@ -58,28 +63,40 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             )
         else:
             catalog = FolderCatalog(Path(settings.catalog_folder))
-        resources = Resources(
-            settings=settings,
-            http=http,
-            metadb=metadb,
-            authenticator=Authenticator(settings, http),
-            catalog=catalog,
-        )
-        resources.checkables += [metadb, catalog]
         aws = AwsSettings(
             region=settings.aws_region,
             endpoint_url=settings.aws_endpoint_url or None,
             timeout_seconds=settings.aws_timeout_seconds,
             max_attempts=settings.aws_max_attempts,
         )
+        stepfunctions = sagemaker = None
         if settings.stepfunctions_enabled:
-            resources.stepfunctions = StepFunctionsSource(
-                await open_client(stack, "stepfunctions", aws)
+            stepfunctions = StepFunctionsSource(
+                await open_client(stack, "stepfunctions", aws), region=settings.aws_region
             )
-            resources.checkables.append(resources.stepfunctions)
         if settings.sagemaker_enabled:
-            resources.sagemaker = SageMakerSource(await open_client(stack, "sagemaker", aws))
-            resources.checkables.append(resources.sagemaker)
+            sagemaker = SageMakerSource(
+                await open_client(stack, "sagemaker", aws), region=settings.aws_region
+            )
+        resources = Resources(
+            settings=settings,
+            http=http,
+            metadb=metadb,
+            authenticator=Authenticator(settings, http),
+            catalog=catalog,
+            pipelines=PipelineService(
+                PipelineStore(metadb), stepfunctions, sagemaker, settings.max_step_fetches
+            ),
+            stepfunctions=stepfunctions,
+            sagemaker=sagemaker,
+        )
+        resources.checkables += [
+            c for c in (metadb, catalog, stepfunctions, sagemaker) if c is not None
+        ]
+        # Entered last, so it is closed before the clients its pollers use.
+        resources.hub = await stack.enter_async_context(
+            open_hub(settings, resources.pipelines.execution_snapshot)
+        )
         if settings.allow_anonymous:
             log.warning(
                 "ANONYMOUS ACCESS IS ON: requests without a token are served as 'anonymous'. "

@@ -20,11 +20,22 @@ from gateway.extensions.page_size import max_page_size
 from resolvers.catalog import CatalogQuery
 from resolvers.node import NodeQuery
 from resolvers.operations import OperationsQuery
+from resolvers.pipelines_query import PipelineMutation, PipelineQuery, PipelineSubscription
 from resolvers.scalars import SCALAR_OVERRIDES
 
 
 @strawberry.type(description="Everything a portal page, an analyst or an audit job can read.")
-class Query(NodeQuery, OperationsQuery, CatalogQuery):
+class Query(NodeQuery, OperationsQuery, CatalogQuery, PipelineQuery):
+    pass
+
+
+@strawberry.type(description="Writes: pushed runs (and, later, metrics, cards, lineage).")
+class Mutation(PipelineMutation):
+    pass
+
+
+@strawberry.type(description="Live updates over graphql-transport-ws.")
+class Subscription(PipelineSubscription):
     pass
 
 
@@ -44,8 +55,11 @@ def extensions_for(settings: Settings) -> list[type[SchemaExtension] | Callable[
 
 
 def build_schema(settings: Settings, query: type = Query) -> strawberry.Schema:
+    full = query is Query
     return strawberry.Schema(
         query=query,
+        mutation=Mutation if full else None,
+        subscription=Subscription if full else None,
         extensions=extensions_for(settings),
         scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,6 +16,9 @@ from sources.catalog.model import EntityFilter as SourceFilter
 from sources.catalog.model import EntityQuery
 from sources.catalog.refs import EntityRef, entity_ref_of, parse_ref
 from sources.errors import InputError
+
+if TYPE_CHECKING:
+    from resolvers.pipelines import Pipeline
 
 _FACET = re.compile(r"^[A-Za-z0-9_.\-/]{1,100}$")
 
@@ -136,6 +139,16 @@ class CatalogEntity(Node):
     async def owner(self, info: Info) -> CatalogEntity | None:
         ref = _canonical(_dict(self.raw.get("spec")).get("owner"), "group")
         return await load_entity(info, ref) if ref else None
+
+    @strawberry.field(
+        description="Set when the entity is linked to an ML pipeline by its annotations."
+    )
+    async def pipeline(
+        self, info: Info
+    ) -> Annotated[Pipeline, strawberry.lazy("resolvers.pipelines")] | None:
+        from resolvers.pipelines_query import pipeline_for_entity
+
+        return await pipeline_for_entity(info, self.raw)
 
     @strawberry.field(description="The system the entity is part of (spec.system).")
     async def system(self, info: Info) -> CatalogEntity | None:

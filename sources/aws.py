@@ -18,6 +18,7 @@ from botocore.exceptions import (
 )
 
 from sources.errors import (
+    InputError,
     MlmetaError,
     NotFoundError,
     UpstreamError,
@@ -28,6 +29,7 @@ from sources.errors import (
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 )
+INPUT_CODES = frozenset({"InvalidArn", "InvalidName", "InvalidToken"})
 NOT_FOUND_CODES = frozenset(
     {
         "ExecutionDoesNotExist",
@@ -59,7 +61,8 @@ async def open_client(stack: AsyncExitStack, service: str, settings: AwsSettings
         region_name=settings.region,
         connect_timeout=settings.timeout_seconds,
         read_timeout=settings.timeout_seconds,
-        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        # total_max_attempts counts the first try; botocore's max_attempts counts retries only.
+        retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
         max_pool_connections=20,
     )
     session = shared_session()
@@ -74,6 +77,8 @@ def translate(exc: Exception, source: str) -> MlmetaError:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in THROTTLING_CODES:
             return UpstreamThrottledError(f"{source} is throttling requests", source=source)
+        if code in INPUT_CODES:
+            return InputError(f"{source} refused the request: {code}", source=source)
         if code in NOT_FOUND_CODES:
             return NotFoundError(f"{source}: {code}", source=source)
         return UpstreamError(f"{source} answered {code or 'an error'}", source=source)

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import ServiceToken, Settings
+from gateway.demo import DemoSummary, seed_aws, start_moto
 from sources.metadb import upgrade
 
 SERVICE_TOKEN = "ci-bot-token-0123456789abcdef"
@@ -28,13 +28,17 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """A real moto server (aiobotocore cannot use moto's in-process mock)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ["MOTO_PORT"] = str(port)
-    yield f"http://{host}:{port}"
-    server.stop()
+    """A real moto server (aiobotocore cannot use moto's in-process mock), which
+    really executes state machines, as in the demo."""
+    handle = start_moto()
+    yield handle.endpoint_url
+    handle.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_aws(moto_endpoint: str) -> DemoSummary:
+    """The demo's AWS data (state machines, runs in every status, registry, cards)."""
+    return asyncio.run(seed_aws(moto_endpoint))
 
 
 SMALL_CATALOG = """\

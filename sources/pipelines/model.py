@@ -104,3 +104,5 @@ class ExecutionPage:
     items: list[ExecutionInfo]
     next_token: str | None
     """The upstream's token for the next page; None on the last page."""
+    item_cursors: list[str] | None = None
+    """Where applicable, for each item a cursor resuming right after it."""

@@ -1,0 +1,260 @@
+"""Pipelines and their executions, live step by step, from every orchestrator."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers.catalog import CatalogEntity, KeyValue, load_entity
+from resolvers.context import Info
+from resolvers.ids import decode_id, encode_id
+from resolvers.node import Node, register_node
+from resolvers.pagination import PageInfo, check_first, check_list
+from sources.metadb.models import ExecutionStatus, Orchestrator
+from sources.pipelines.model import ExecutionInfo, PipelineGraph, PipelineInfo, StepState
+
+if TYPE_CHECKING:
+    from resolvers.catalog import CatalogEntity as _CatalogEntity  # noqa: F401
+
+ExecutionStatusEnum = strawberry.enum(
+    ExecutionStatus, name="ExecutionStatus", description="Where a run (or a step of it) stands."
+)
+OrchestratorEnum = strawberry.enum(
+    Orchestrator,
+    name="Orchestrator",
+    description="What runs a pipeline; EXTERNAL: runs pushed in by any orchestrator.",
+)
+
+
+def _duration(started: datetime | None, stopped: datetime | None) -> float | None:
+    if started is None or stopped is None:
+        return None
+    return round((stopped - started).total_seconds(), 3)
+
+
+@strawberry.type(description="Why a run or a step failed.")
+class ExecutionError:
+    error: str | None
+    cause: str | None
+
+    @staticmethod
+    def of(error: str | None, cause: str | None) -> ExecutionError | None:
+        return ExecutionError(error=error, cause=cause) if error or cause else None
+
+
+@strawberry.type(description="A step of the pipeline's static graph.")
+class PipelineGraphNode:
+    name: str
+    type: str = strawberry.field(description="Task, Choice, Parallel, Map, Training, ...")
+    parent: str | None = strawberry.field(
+        description="The Parallel or Map step this one runs inside."
+    )
+
+
+@strawberry.type(description="A transition between two steps.")
+class PipelineGraphEdge:
+    from_: str = strawberry.field(name="from")
+    to: str
+
+
+@strawberry.type(
+    name="PipelineGraph",
+    description="The static graph of steps, to draw a pipeline before it runs.",
+)
+class PipelineGraphType:
+    nodes: list[PipelineGraphNode]
+    edges: list[PipelineGraphEdge]
+
+    @staticmethod
+    def of(graph: PipelineGraph) -> PipelineGraphType:
+        return PipelineGraphType(
+            nodes=[
+                PipelineGraphNode(name=n.name, type=n.type, parent=n.parent) for n in graph.nodes
+            ],
+            edges=[PipelineGraphEdge(from_=e.source, to=e.target) for e in graph.edges],
+        )
+
+
+@strawberry.type(description="One step of a run, live while the run is going.")
+class StepExecution:
+    name: str
+    type: str = strawberry.field(description="Task, Training, Processing, Map, Choice, ...")
+    status: ExecutionStatusEnum  # type: ignore[valid-type]
+    started_at: datetime | None
+    stopped_at: datetime | None
+    duration_seconds: float | None
+    attempts: int = strawberry.field(description="Tries including retries.")
+    error: ExecutionError | None
+    resource_arn: str | None = strawberry.field(
+        description="ARN of the job the step ran (training/processing job, Lambda, ...)."
+    )
+
+    @staticmethod
+    def of(step: StepState) -> StepExecution:
+        return StepExecution(
+            name=step.name,
+            type=step.type,
+            status=step.status,
+            started_at=step.started_at,
+            stopped_at=step.stopped_at,
+            duration_seconds=_duration(step.started_at, step.stopped_at),
+            attempts=step.attempts,
+            error=ExecutionError.of(step.error, step.cause),
+            resource_arn=step.resource_arn,
+        )
+
+
+@strawberry.type(description="One run of a pipeline.")
+class PipelineExecution(Node):
+    name: str
+    arn: str | None
+    console_url: str | None = strawberry.field(description="Deep link to the AWS console.")
+    status: ExecutionStatusEnum  # type: ignore[valid-type]
+    started_at: datetime
+    stopped_at: datetime | None
+    duration_seconds: float | None
+    execution: strawberry.Private[ExecutionInfo]
+
+    @staticmethod
+    def of(execution: ExecutionInfo) -> PipelineExecution:
+        return PipelineExecution(
+            id=strawberry.ID(encode_id("PipelineExecution", execution.id)),
+            name=execution.name,
+            arn=execution.arn,
+            console_url=execution.console_url,
+            status=execution.status,
+            started_at=execution.started_at,
+            stopped_at=execution.stopped_at,
+            duration_seconds=_duration(execution.started_at, execution.stopped_at),
+            execution=execution,
+        )
+
+    async def _detailed(self, info: Info) -> ExecutionInfo | None:
+        if self.execution.detailed:
+            return self.execution
+        detailed: ExecutionInfo | None = await info.context.loaders.executions_by_id.load(
+            self.execution.id
+        )
+        return detailed
+
+    @strawberry.field(description="The pipeline this is a run of.")
+    async def pipeline(self, info: Info) -> Pipeline | None:
+        return await load_pipeline(info, self.execution.pipeline_id)
+
+    @strawberry.field(description="Why the run failed, if it did.")
+    async def error(self, info: Info) -> ExecutionError | None:
+        detailed = await self._detailed(info)
+        return ExecutionError.of(detailed.error, detailed.cause) if detailed else None
+
+    @strawberry.field(description="The run's input parameters.")
+    async def parameters(self, info: Info) -> list[KeyValue]:
+        detailed = await self._detailed(info)
+        params: dict[str, Any] = detailed.parameters if detailed else {}
+        return [KeyValue(key=str(k), value=_scalar(v)) for k, v in sorted(params.items())]
+
+    @strawberry.field(description="Per-step state, live while the run is going.")
+    async def steps(self, info: Info) -> list[StepExecution]:
+        steps = await info.context.loaders.steps_by_execution.load(self.execution.id)
+        return [StepExecution.of(s) for s in sorted(steps or [], key=lambda s: s.position)]
+
+
+def _scalar(value: Any) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+@strawberry.type
+class PipelineExecutionEdge:
+    cursor: str
+    node: PipelineExecution
+
+
+@strawberry.type(description="A page of runs, newest first.")
+class PipelineExecutionConnection:
+    edges: list[PipelineExecutionEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="An ML pipeline, whatever orchestrates it.")
+class Pipeline(Node):
+    name: str
+    orchestrator: OrchestratorEnum  # type: ignore[valid-type]
+    arn: str | None = strawberry.field(description="State machine or SageMaker pipeline ARN.")
+    console_url: str | None
+    graph: PipelineGraphType = strawberry.field(
+        description="The static graph of steps, to draw the pipeline before/while it runs."
+    )
+    pipeline: strawberry.Private[PipelineInfo]
+
+    @staticmethod
+    def of(pipeline: PipelineInfo, graph: PipelineGraph) -> Pipeline:
+        return Pipeline(
+            id=strawberry.ID(encode_id("Pipeline", pipeline.id)),
+            name=pipeline.name,
+            orchestrator=pipeline.orchestrator,
+            arn=pipeline.arn,
+            console_url=pipeline.console_url,
+            graph=PipelineGraphType.of(graph),
+            pipeline=pipeline,
+        )
+
+    @strawberry.field(description="The catalog entity this pipeline belongs to.")
+    async def entity(self, info: Info) -> CatalogEntity | None:
+        ref = self.pipeline.entity_ref
+        return await load_entity(info, ref) if ref else None
+
+    @strawberry.field(description="Runs, newest first.")
+    async def executions(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        status: list[ExecutionStatusEnum] | None = None,  # type: ignore[valid-type]
+        since: datetime | None = None,
+    ) -> PipelineExecutionConnection:
+        key = (self.pipeline.id, tuple(status or ()), since, check_first(first), after)
+        page = await info.context.loaders.executions_page.load(key)
+        loader = info.context.loaders.executions_by_id
+        edges = []
+        cursors = page.item_cursors or [""] * len(page.items)
+        if page.item_cursors is None and page.items and page.next_token:
+            cursors[-1] = page.next_token
+        for execution, cursor in zip(page.items, cursors, strict=True):
+            if execution.detailed:
+                loader.prime(execution.id, execution)
+            edges.append(PipelineExecutionEdge(cursor=cursor, node=PipelineExecution.of(execution)))
+        return PipelineExecutionConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.next_token is not None,
+                has_previous_page=after is not None,
+                start_cursor=after,
+                end_cursor=page.next_token,
+            ),
+        )
+
+    @strawberry.field(description="The newest run.")
+    async def latest_execution(self, info: Info) -> PipelineExecution | None:
+        latest = await info.context.loaders.latest_execution_by_pipeline.load(self.pipeline.id)
+        return PipelineExecution.of(latest) if latest else None
+
+
+async def load_pipeline(info: Info, pipeline_id: str) -> Pipeline | None:
+    described = await info.context.loaders.pipelines_by_id.load(pipeline_id)
+    return Pipeline.of(*described) if described else None
+
+
+async def load_execution(info: Info, execution_id: str) -> PipelineExecution | None:
+    execution = await info.context.loaders.executions_by_id.load(execution_id)
+    return PipelineExecution.of(execution) if execution else None
+
+
+register_node("Pipeline", load_pipeline)
+register_node("PipelineExecution", load_execution)
+
+PipelineRef = Annotated["Pipeline", strawberry.lazy("resolvers.pipelines")]
+__all__ = ["JSON", "Pipeline", "PipelineExecution", "PipelineRef", "check_list", "decode_id"]

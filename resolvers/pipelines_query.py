@@ -1,0 +1,296 @@
+"""Entry points to pipelines: by ref, listing, by run, and pushing runs in."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncGenerator
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers.catalog import CatalogEntity
+from resolvers.context import Info
+from resolvers.ids import decode_id
+from resolvers.pagination import PageInfo, check_first, check_list
+from resolvers.pipelines import (
+    ExecutionStatusEnum,
+    OrchestratorEnum,
+    Pipeline,
+    PipelineExecution,
+    load_execution,
+    load_pipeline,
+)
+from sources.catalog.annotations import SAGEMAKER_PIPELINE, STEP_FUNCTIONS_ARN, first_annotation
+from sources.catalog.model import EntityFilter, EntityQuery
+from sources.catalog.refs import parse_ref
+from sources.errors import InputError, NotAllowedError
+from sources.metadb.models import ExecutionStatus, Orchestrator
+from sources.pipelines.ids import SAGEMAKER_NAME_PREFIX, origin_of
+from sources.pipelines.model import PipelineInfo, StepState, external_pipeline_id
+
+MAX_PIPELINES_SCANNED = 500
+
+
+def pipeline_id_of_entity(entity: dict[str, Any]) -> str | None:
+    """The pipeline an entity is linked to by its annotations (README documents them)."""
+    arn = first_annotation(entity, STEP_FUNCTIONS_ARN)
+    if arn:
+        return arn
+    sagemaker = first_annotation(entity, SAGEMAKER_PIPELINE)
+    if sagemaker:
+        return sagemaker if sagemaker.startswith("arn:") else SAGEMAKER_NAME_PREFIX + sagemaker
+    return None
+
+
+async def pipeline_for_entity(info: Info, entity: dict[str, Any]) -> Pipeline | None:
+    pipeline_id = pipeline_id_of_entity(entity)
+    if pipeline_id is None:
+        return None
+    pipeline = await load_pipeline(info, pipeline_id)
+    if pipeline is not None and pipeline.pipeline.entity_ref is None:
+        ref = CatalogEntity.from_entity(entity).ref
+        pipeline.pipeline = _with_entity(pipeline.pipeline, ref)
+    return pipeline
+
+
+def _with_entity(pipeline: PipelineInfo, ref: str) -> PipelineInfo:
+    return replace(pipeline, entity_ref=ref)
+
+
+@strawberry.input(description="Which pipelines to list.")
+class PipelineFilter:
+    orchestrator: list[OrchestratorEnum] | None = None  # type: ignore[valid-type]
+    owner: str | None = strawberry.field(default=None, description="Ref of the owning group.")
+    text: str | None = None
+
+
+@strawberry.type
+class PipelineEdge:
+    cursor: str
+    node: Pipeline
+
+
+@strawberry.type(description="A page of pipelines, by name.")
+class PipelineConnection:
+    edges: list[PipelineEdge]
+    page_info: PageInfo
+
+
+def _offset_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"pipelines:{offset}".encode()).decode()
+
+
+def _offset_of(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if kind != "pipelines" or int(value) < 0:
+            raise ValueError
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise InputError("'after' is not a cursor of this list") from exc
+
+
+@strawberry.input(description="One step of a pushed run.")
+class StepInput:
+    name: str
+    type: str = "Task"
+    status: ExecutionStatusEnum  # type: ignore[valid-type]
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    attempts: int = 1
+    error: str | None = None
+    cause: str | None = None
+    resource_arn: str | None = None
+
+
+@strawberry.input(description="A run pushed in by any orchestrator (EXTERNAL).")
+class RecordRunInput:
+    pipeline: str = strawberry.field(description="Pipeline name, unique among pushed pipelines.")
+    run_id: str = strawberry.field(description="The orchestrator's id for the run.")
+    status: ExecutionStatusEnum  # type: ignore[valid-type]
+    started_at: datetime
+    stopped_at: datetime | None = None
+    parameters: JSON | None = None
+    error: str | None = None
+    cause: str | None = None
+    steps: list[StepInput] = strawberry.field(default_factory=list)
+    entity_ref: str | None = strawberry.field(
+        default=None, description="Catalog entity the pipeline belongs to; callers must own it."
+    )
+
+
+@strawberry.type
+class PipelineQuery:
+    @strawberry.field(
+        description="A pipeline by catalog ref, state machine / SageMaker pipeline ARN, "
+        "or the name of a pipeline whose runs are pushed in."
+    )
+    async def pipeline(self, info: Info, ref: str) -> Pipeline | None:
+        if origin_of(ref) is not None:
+            return await load_pipeline(info, ref)
+        if ":" in ref and not ref.startswith("arn:"):
+            entity = await info.context.loaders.entities_by_ref.load(str(parse_ref(ref)))
+            return await pipeline_for_entity(info, entity) if entity else None
+        if ref.startswith("arn:"):
+            raise InputError(f"{ref!r} is not a Step Functions or SageMaker pipeline ARN")
+        return await load_pipeline(info, external_pipeline_id(ref))
+
+    @strawberry.field(
+        description="Pipelines: catalog entities linked to a pipeline, and pipelines whose "
+        "runs are pushed in. Ordered by name."
+    )
+    async def pipelines(
+        self,
+        info: Info,
+        filter: PipelineFilter | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> PipelineConnection:
+        limit, offset = check_first(first), _offset_of(after)
+        wanted = set(check_list("orchestrator", filter.orchestrator if filter else None))
+        text = filter.text if filter else None
+        found: list[tuple[str, str, dict[str, Any] | None]] = []  # (name, id, entity)
+        if not wanted or wanted & {Orchestrator.STEP_FUNCTIONS, Orchestrator.SAGEMAKER_PIPELINES}:
+            owners = (str(parse_ref(filter.owner, "group")),) if filter and filter.owner else ()
+            query = EntityQuery(
+                filter=EntityFilter(spec_types=("ml-pipeline",), owners=owners, text=text),
+                limit=MAX_PIPELINES_SCANNED,
+            )
+            page = await info.context.resources.catalog.query_entities(
+                query, info.context.principal
+            )
+            for entity in page.items:
+                pipeline_id = pipeline_id_of_entity(entity)
+                if pipeline_id is not None:
+                    found.append((str(entity["metadata"]["name"]), pipeline_id, entity))
+        if (not wanted or Orchestrator.EXTERNAL in wanted) and not (filter and filter.owner):
+            pushed, _ = await info.context.resources.pipelines.store.list_pipelines(
+                [Orchestrator.EXTERNAL], text, MAX_PIPELINES_SCANNED, 0
+            )
+            found += [(p.name, p.id, None) for p in pushed]
+        found.sort(key=lambda item: (item[0].lower(), item[1]))
+        window = found[offset : offset + limit]
+        edges = []
+        for index, (_, pipeline_id, linked) in enumerate(window):
+            node = (
+                await pipeline_for_entity(info, linked)
+                if linked is not None
+                else await load_pipeline(info, pipeline_id)
+            )
+            if node is not None:
+                edges.append(PipelineEdge(cursor=_offset_cursor(offset + index + 1), node=node))
+        has_next = offset + limit < len(found)
+        return PipelineConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=offset > 0,
+                start_cursor=after,
+                end_cursor=_offset_cursor(offset + len(window)) if window else after,
+            ),
+        )
+
+    @strawberry.field(description="A run by its ARN or its global id.")
+    async def execution(self, info: Info, ref: str) -> PipelineExecution | None:
+        if origin_of(ref) is None:
+            type_name, key = decode_id(ref)
+            if type_name != "PipelineExecution":
+                raise InputError(f"{ref!r} is neither an execution ARN nor an execution id")
+            ref = key
+        return await load_execution(info, ref)
+
+
+@strawberry.type
+class PipelineMutation:
+    @strawberry.mutation(
+        description="Record (or update) a run pushed by any orchestrator, with its steps. "
+        "Needs a service token allowed to write, or a user owning entityRef."
+    )
+    async def record_run(self, info: Info, input: RecordRunInput) -> PipelineExecution:
+        principal = info.context.principal
+        entity_ref = str(parse_ref(input.entity_ref)) if input.entity_ref else None
+        if not (principal.can_write or (entity_ref and principal.owns(entity_ref))):
+            raise NotAllowedError(
+                "recording runs needs a service token allowed to write, "
+                "or a user who owns the pipeline's entity (entityRef)"
+            )
+        if input.parameters is not None and not isinstance(input.parameters, dict):
+            raise InputError("parameters must be a JSON object of name -> value")
+        parameters: dict[str, Any] = dict(input.parameters or {})
+        steps = [
+            StepState(
+                name=s.name,
+                type=s.type,
+                status=ExecutionStatus(s.status),
+                position=i,
+                started_at=s.started_at,
+                stopped_at=s.stopped_at,
+                attempts=s.attempts,
+                error=s.error,
+                cause=s.cause,
+                resource_arn=s.resource_arn,
+            )
+            for i, s in enumerate(input.steps)
+        ]
+        execution = await info.context.resources.pipelines.store.record_external_run(
+            input.pipeline,
+            input.run_id,
+            status=ExecutionStatus(input.status),
+            started_at=input.started_at,
+            stopped_at=input.stopped_at,
+            parameters=parameters,
+            error=input.error,
+            cause=input.cause,
+            steps=steps,
+            entity_ref=entity_ref,
+        )
+        await info.context.resources.hub.poke(execution.id)
+        return PipelineExecution.of(execution)
+
+
+@strawberry.type
+class PipelineSubscription:
+    @strawberry.subscription(
+        description="Pushes the run each time its status or any step changes; completes "
+        "when the run ends. Give executionId, or pipelineId to follow its newest run."
+    )
+    async def execution_updated(
+        self,
+        info: Info,
+        pipeline_id: strawberry.ID | None = None,
+        execution_id: strawberry.ID | None = None,
+    ) -> AsyncGenerator[PipelineExecution, None]:
+        key = await _execution_key(info, pipeline_id, execution_id)
+        loaders = info.context.loaders
+        async for execution, steps in info.context.resources.hub.subscribe(key):
+            # Fresh data each time: prime this subscription's loaders with the snapshot.
+            loaders.steps_by_execution.clear(key)
+            loaders.steps_by_execution.prime(key, steps)
+            loaders.executions_by_id.clear(key)
+            loaders.executions_by_id.prime(key, execution)
+            yield PipelineExecution.of(execution)
+
+
+async def _execution_key(
+    info: Info, pipeline_id: strawberry.ID | None, execution_id: strawberry.ID | None
+) -> str:
+    if execution_id is not None:
+        type_name, key = decode_id(execution_id)
+        if type_name != "PipelineExecution":
+            raise InputError("executionId is not the id of a PipelineExecution")
+        return key
+    if pipeline_id is None:
+        raise InputError("give executionId, or pipelineId to follow its newest run")
+    type_name, key = decode_id(pipeline_id)
+    if type_name != "Pipeline":
+        raise InputError("pipelineId is not the id of a Pipeline")
+    latest = await info.context.loaders.latest_execution_by_pipeline.load(key)
+    if latest is None:
+        raise InputError("that pipeline has no run to follow yet")
+    return latest.id

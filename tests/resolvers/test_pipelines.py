@@ -1,0 +1,194 @@
+"""Pipelines and runs through GraphQL, on the demo's real (moto-executed) Step Functions runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.demo import DemoSummary, write_catalog
+from resolvers.ids import encode_id
+from tests.conftest import codes, gql
+from tests.support.aws_calls import CountingClient
+
+PIPELINE = "component:default/churn-training-pipeline"
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:churn-training-pipeline"
+
+
+@dataclass
+class DemoGateway:
+    client: TestClient
+    sfn: CountingClient
+
+
+@pytest.fixture
+def demo(settings: Settings, tmp_path: Path, demo_aws: DemoSummary) -> Iterator[DemoGateway]:
+    folder = tmp_path / "demo-catalog"
+    write_catalog(folder)
+    app = create_app(settings.replace(catalog_folder=str(folder)))
+    with TestClient(app) as client:
+        source = app.state.resources.stepfunctions
+        counting = CountingClient(source._client)
+        source._client = counting
+        yield DemoGateway(client, counting)
+
+
+def execution_id(name: str) -> str:
+    arn = MACHINE.replace(":stateMachine:", ":execution:") + f":{name}"
+    return encode_id("PipelineExecution", arn)
+
+
+LIST = """query ($ref: String!, $first: Int!, $after: String, $status: [ExecutionStatus!]) {
+  pipeline(ref: $ref) { name orchestrator
+    executions(first: $first, after: $after, status: $status) {
+      edges { cursor node { name status startedAt stoppedAt durationSeconds } }
+      pageInfo { hasNextPage endCursor } } } }"""
+
+
+def test_an_entity_links_to_its_pipeline_and_its_graph(demo: DemoGateway) -> None:
+    query = """query ($ref: String!) { entity(ref: $ref) { pipeline {
+        name orchestrator arn consoleUrl entity { ref }
+        graph { nodes { name type parent } edges { from to } } } } }"""
+    pipeline = gql(demo.client, query, {"ref": PIPELINE})["data"]["entity"]["pipeline"]
+    assert (pipeline["name"], pipeline["orchestrator"], pipeline["arn"]) == (
+        "churn-training-pipeline",
+        "STEP_FUNCTIONS",
+        MACHINE,
+    )
+    assert pipeline["entity"] == {"ref": PIPELINE}
+    assert pipeline["consoleUrl"].startswith("https://us-east-1.console.aws.amazon.com/states/")
+    nodes = {n["name"]: n for n in pipeline["graph"]["nodes"]}
+    assert nodes["CustomerFeatures"] == {
+        "name": "CustomerFeatures",
+        "type": "Task",
+        "parent": "BuildFeatures",
+    }
+    assert {"from": "QualityGate", "to": "RegisterModel"} in pipeline["graph"]["edges"]
+
+
+def test_the_list_view_costs_one_list_call_and_no_describe(demo: DemoGateway) -> None:
+    page = gql(demo.client, LIST, {"ref": MACHINE, "first": 50})["data"]["pipeline"]
+    statuses = {e["node"]["status"] for e in page["executions"]["edges"]}
+    assert {"SUCCEEDED", "FAILED", "RUNNING", "ABORTED"} <= statuses
+    assert dict(demo.sfn.calls) == {"describe_state_machine": 1, "list_executions": 1}
+
+
+def test_pages_list_every_run_once_newest_first(demo: DemoGateway) -> None:
+    everything = gql(demo.client, LIST, {"ref": MACHINE, "first": 50})["data"]["pipeline"]
+    expected = [e["node"]["name"] for e in everything["executions"]["edges"]]
+    names: list[str] = []
+    after = None
+    while True:
+        data = gql(demo.client, LIST, {"ref": MACHINE, "first": 3, "after": after})
+        connection = data["data"]["pipeline"]["executions"]
+        names += [e["node"]["name"] for e in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    assert names == expected
+    assert len(names) >= 8
+    started = [e["node"]["startedAt"] for e in everything["executions"]["edges"]]
+    assert started == sorted(started, reverse=True)
+
+
+def test_an_edge_cursor_resumes_after_its_run(demo: DemoGateway) -> None:
+    first = gql(demo.client, LIST, {"ref": MACHINE, "first": 4})["data"]["pipeline"]
+    edges = first["executions"]["edges"]
+    resumed = gql(demo.client, LIST, {"ref": MACHINE, "first": 2, "after": edges[1]["cursor"]})
+    names = [e["node"]["name"] for e in resumed["data"]["pipeline"]["executions"]["edges"]]
+    assert names == [e["node"]["name"] for e in edges[2:4]]
+
+
+def test_status_filter(demo: DemoGateway) -> None:
+    data = gql(demo.client, LIST, {"ref": MACHINE, "first": 50, "status": ["FAILED", "ABORTED"]})
+    edges = data["data"]["pipeline"]["executions"]["edges"]
+    assert {e["node"]["name"] for e in edges} == {
+        "high-learning-rate",
+        "missing-snapshot",
+        "manual-rerun",
+    }
+
+
+STEPS = """query ($id: ID!) { node(id: $id) { ... on PipelineExecution {
+  name status error { error cause } parameters { key value }
+  steps { name type status attempts resourceArn error { error cause } } } } }"""
+
+
+def test_a_failed_run_has_its_error_and_failed_step(demo: DemoGateway) -> None:
+    run = gql(demo.client, STEPS, {"id": execution_id("missing-snapshot")})["data"]["node"]
+    assert run["status"] == "FAILED"
+    assert run["error"]["error"] == "DataValidationFailed"
+    steps = {s["name"]: s for s in run["steps"]}
+    assert steps["ValidateData"]["status"] == "FAILED"
+    assert steps["DataValidationFailed"]["type"] == "Fail"
+
+
+def test_steps_of_a_succeeded_run_name_the_jobs_they_ran(demo: DemoGateway) -> None:
+    run = gql(demo.client, STEPS, {"id": execution_id("baseline-xgb")})["data"]["node"]
+    steps = {s["name"]: s for s in run["steps"]}
+    assert all(s["status"] == "SUCCEEDED" for s in run["steps"])
+    assert ":processing-job/" in steps["Preprocess"]["resourceArn"]
+    assert steps["CustomerFeatures"]["type"] == "Task"
+    assert {"key": "git_sha", "value": "3f9c2a1"} in run["parameters"]
+
+
+def test_a_finished_run_is_asked_of_aws_once_then_served_from_the_metadb(
+    demo: DemoGateway,
+) -> None:
+    variables = {"id": execution_id("deeper-trees")}
+    first = gql(demo.client, STEPS, variables)["data"]["node"]
+    assert demo.sfn.total() > 0
+    demo.sfn.calls.clear()
+    second = gql(demo.client, STEPS, variables)["data"]["node"]
+    assert second == first
+    assert demo.sfn.total() == 0
+
+
+def test_a_running_run_is_asked_again_each_time(demo: DemoGateway) -> None:
+    variables = {"id": execution_id("nightly")}
+    gql(demo.client, STEPS, variables)
+    demo.sfn.calls.clear()
+    run = gql(demo.client, STEPS, variables)["data"]["node"]
+    assert run["status"] == "RUNNING"
+    assert demo.sfn.calls["get_execution_history"] == 1
+
+
+def test_steps_are_fetched_only_when_selected(demo: DemoGateway) -> None:
+    query = """query ($ref: String!) { pipeline(ref: $ref) {
+        executions(first: 50) { edges { node { name status } } } } }"""
+    gql(demo.client, query, {"ref": MACHINE})
+    assert demo.sfn.calls["get_execution_history"] == 0
+    assert demo.sfn.calls["describe_execution"] == 0
+
+
+def test_throttling_gives_a_partial_result_with_a_code(demo: DemoGateway) -> None:
+    throttled = ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+        "GetExecutionHistory",
+    )
+    demo.sfn.fail["get_execution_history"] = lambda: throttled
+    demo.sfn.fail["describe_execution"] = lambda: throttled
+    query = """query ($ref: String!) { pipeline(ref: $ref) { name
+        latestExecution { name status steps { name } } } }"""
+    body = gql(demo.client, query, {"ref": MACHINE}, expect_errors=True)
+    # steps is non-null, so the throttled run is nulled; the pipeline stands
+    assert body["data"]["pipeline"] == {"name": "churn-training-pipeline", "latestExecution": None}
+    assert "UPSTREAM_THROTTLED" in codes(body)
+    assert {e["extensions"].get("source") for e in body["errors"]} == {"stepfunctions"}
+
+
+def test_unknown_execution_arn_is_null(demo: DemoGateway) -> None:
+    query = "query ($ref: String!) { execution(ref: $ref) { name } }"
+    arn = MACHINE.replace(":stateMachine:", ":execution:") + ":no-such-run"
+    assert gql(demo.client, query, {"ref": arn})["data"] == {"execution": None}
+
+
+def test_a_ref_that_is_neither_arn_nor_id_is_an_input_error(demo: DemoGateway) -> None:
+    body = gql(demo.client, '{ execution(ref: "nope") { name } }', expect_errors=True)
+    assert codes(body) == ["InputError"]
