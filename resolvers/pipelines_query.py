@@ -270,10 +270,8 @@ class PipelineSubscription:
         loaders = info.context.loaders
         async for execution, steps in info.context.resources.hub.subscribe(key):
             # Fresh data each time: prime this subscription's loaders with the snapshot.
-            loaders.steps_by_execution.clear(key)
-            loaders.steps_by_execution.prime(key, steps)
-            loaders.executions_by_id.clear(key)
-            loaders.executions_by_id.prime(key, execution)
+            loaders.steps_by_execution.prime(key, steps, force=True)
+            loaders.executions_by_id.prime(key, execution, force=True)
             yield PipelineExecution.of(execution)
 
 

@@ -21,7 +21,12 @@ STARTUP_TIMEOUT_SECONDS = 10.0
 
 
 @contextmanager
-def serve_app(app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto") -> Iterator[str]:
+def serve_app(
+    app: ASGIApp,
+    *,
+    lifespan: Literal["auto", "on", "off"] = "auto",
+    ws: Literal["none", "websockets-sansio"] = "websockets-sansio",
+) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 in a background thread; yield its base URL.
 
     The socket is bound before the server starts, so the port is known and
@@ -37,7 +42,7 @@ def serve_app(app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto") 
         lifespan=lifespan,
         log_level="warning",
         access_log=False,
-        ws="none",
+        ws=ws,
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
