@@ -29,10 +29,16 @@ from sources.catalog.model import EntityFilter, EntityQuery
 from sources.catalog.refs import parse_ref
 from sources.errors import InputError, NotAllowedError
 from sources.metadb.models import ExecutionStatus, Orchestrator
-from sources.pipelines.ids import SAGEMAKER_NAME_PREFIX, origin_of
+from sources.pipelines.ids import SAGEMAKER_NAME_PREFIX, Origin, origin_of
 from sources.pipelines.model import PipelineInfo, StepState, external_pipeline_id
 
 MAX_PIPELINES_SCANNED = 500
+_ORCHESTRATOR_OF = {
+    Origin.STEP_FUNCTIONS: Orchestrator.STEP_FUNCTIONS,
+    Origin.SAGEMAKER: Orchestrator.SAGEMAKER_PIPELINES,
+    Origin.EXTERNAL: Orchestrator.EXTERNAL,
+    None: None,
+}
 
 
 def pipeline_id_of_entity(entity: dict[str, Any]) -> str | None:
@@ -167,8 +173,11 @@ class PipelineQuery:
             )
             for entity in page.items:
                 pipeline_id = pipeline_id_of_entity(entity)
-                if pipeline_id is not None:
-                    found.append((str(entity["metadata"]["name"]), pipeline_id, entity))
+                if pipeline_id is None:
+                    continue
+                if wanted and _ORCHESTRATOR_OF[origin_of(pipeline_id)] not in wanted:
+                    continue
+                found.append((str(entity["metadata"]["name"]), pipeline_id, entity))
         if (not wanted or Orchestrator.EXTERNAL in wanted) and not (filter and filter.owner):
             pushed, _ = await info.context.resources.pipelines.store.list_pipelines(
                 [Orchestrator.EXTERNAL], text, MAX_PIPELINES_SCANNED, 0

@@ -192,3 +192,22 @@ def test_unknown_execution_arn_is_null(demo: DemoGateway) -> None:
 def test_a_ref_that_is_neither_arn_nor_id_is_an_input_error(demo: DemoGateway) -> None:
     body = gql(demo.client, '{ execution(ref: "nope") { name } }', expect_errors=True)
     assert codes(body) == ["InputError"]
+
+
+def test_pipelines_lists_every_linked_pipeline(demo: DemoGateway) -> None:
+    query = """{ pipelines(first: 10) { edges { node { name orchestrator
+        latestExecution { status } } } pageInfo { hasNextPage } } }"""
+    connection = gql(demo.client, query)["data"]["pipelines"]
+    by_name = {e["node"]["name"]: e["node"] for e in connection["edges"]}
+    assert by_name["churn-training-pipeline"]["orchestrator"] == "STEP_FUNCTIONS"
+    assert by_name["churn-batch-scoring"]["orchestrator"] == "STEP_FUNCTIONS"
+    assert by_name["fraud-detector-training"]["orchestrator"] == "SAGEMAKER_PIPELINES"
+    assert by_name["fraud-detector-training"]["latestExecution"]["status"] == "SUCCEEDED"
+
+
+def test_pipelines_filter_by_orchestrator(demo: DemoGateway) -> None:
+    query = """{ pipelines(filter: {orchestrator: [SAGEMAKER_PIPELINES]}) {
+        edges { node { name graph { nodes { name type } } } } } }"""
+    edges = gql(demo.client, query)["data"]["pipelines"]["edges"]
+    assert [e["node"]["name"] for e in edges] == ["fraud-detector-training"]
+    assert edges[0]["node"]["graph"]["nodes"]
