@@ -14,6 +14,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from gateway.config import Settings, load_settings
 from gateway.http import BodySizeLimit, healthz, readyz, sdl
+from gateway.ingest import metrics_endpoint
 from gateway.realtime import stepfunctions_events_endpoint
 from gateway.resources import open_resources
 from gateway.schema import build_schema
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/schema.graphql", sdl, methods=["GET"]),
             Route("/api/v1/events/stepfunctions", stepfunctions_events, methods=["POST"]),
+            Route(
+                "/api/v1/executions/{execution:path}/metrics", metrics_endpoint, methods=["POST"]
+            ),
         ],
         middleware=[Middleware(BodySizeLimit, limit=settings.max_body_bytes)],
         lifespan=lifespan,

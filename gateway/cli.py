@@ -17,7 +17,7 @@ from gateway import __version__
 from gateway.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from gateway.demo import MotoHandle
+    from gateway.demo import DemoSummary, MotoHandle
 
 log = logging.getLogger("mlmeta")
 
@@ -172,7 +172,20 @@ def _start_demo(settings: Settings) -> MotoHandle:
     summary = asyncio.run(seed_aws(moto.endpoint_url, settings.aws_region))
     log.info("demo: %d catalog entities in %s", count, settings.catalog_folder)
     log.info("demo: AWS (moto) at %s: %s", moto.endpoint_url, summary)
+    points = asyncio.run(
+        _seed_metadb(settings.replace(aws_endpoint_url=moto.endpoint_url), summary)
+    )
+    log.info("demo: %d metric points logged for the demo runs", points)
     return moto
+
+
+async def _seed_metadb(settings: Settings, summary: DemoSummary) -> int:
+    """What no upstream keeps: the demo runs' metric curves, in the metadb."""
+    from gateway.demo.metrics_seed import seed_metrics
+    from gateway.resources import open_resources
+
+    async with open_resources(settings) as resources:
+        return await seed_metrics(summary, resources.pipelines, resources.metrics)
 
 
 def _has_display() -> bool:

@@ -17,9 +17,12 @@ from sources.aws import AwsSettings, open_client
 from sources.catalog.backstage import BackstageCatalog
 from sources.catalog.folder import FolderCatalog
 from sources.catalog.model import CatalogSource
+from sources.cloudwatch import CloudWatchSource
 from sources.health import Checkable
 from sources.metadb import MetaDB, upgrade
+from sources.metadb.metrics import MetricStore
 from sources.metadb.pipelines import PipelineStore
+from sources.metrics.importer import TrainingMetricsImporter
 from sources.pipelines.service import PipelineService
 from sources.sagemaker import SageMakerSource
 from sources.stepfunctions import StepFunctionsSource
@@ -35,6 +38,8 @@ class Resources:
     authenticator: Authenticator
     catalog: CatalogSource
     pipelines: PipelineService
+    metrics: MetricStore
+    importer: TrainingMetricsImporter
     stepfunctions: StepFunctionsSource | None = None
     sagemaker: SageMakerSource | None = None
     checkables: list[Checkable] = field(default_factory=list)
@@ -69,7 +74,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             timeout_seconds=settings.aws_timeout_seconds,
             max_attempts=settings.aws_max_attempts,
         )
-        stepfunctions = sagemaker = None
+        stepfunctions = sagemaker = cloudwatch = None
         if settings.stepfunctions_enabled:
             stepfunctions = StepFunctionsSource(
                 await open_client(stack, "stepfunctions", aws), region=settings.aws_region
@@ -78,6 +83,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             sagemaker = SageMakerSource(
                 await open_client(stack, "sagemaker", aws), region=settings.aws_region
             )
+            cloudwatch = CloudWatchSource(await open_client(stack, "cloudwatch", aws))
+        pipeline_store = PipelineStore(metadb)
+        metric_store = MetricStore(metadb)
         resources = Resources(
             settings=settings,
             http=http,
@@ -85,7 +93,11 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             authenticator=Authenticator(settings, http),
             catalog=catalog,
             pipelines=PipelineService(
-                PipelineStore(metadb), stepfunctions, sagemaker, settings.max_step_fetches
+                pipeline_store, stepfunctions, sagemaker, settings.max_step_fetches
+            ),
+            metrics=metric_store,
+            importer=TrainingMetricsImporter(
+                metadb, pipeline_store, metric_store, sagemaker, cloudwatch
             ),
             stepfunctions=stepfunctions,
             sagemaker=sagemaker,

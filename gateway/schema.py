@@ -18,6 +18,7 @@ from gateway.config import Settings
 from gateway.extensions.error_codes import ErrorCodes
 from gateway.extensions.page_size import max_page_size
 from resolvers.catalog import CatalogQuery
+from resolvers.metrics_query import MetricsMutation, MetricsQuery
 from resolvers.node import NodeQuery
 from resolvers.operations import OperationsQuery
 from resolvers.pipelines_query import PipelineMutation, PipelineQuery, PipelineSubscription
@@ -25,12 +26,12 @@ from resolvers.scalars import SCALAR_OVERRIDES
 
 
 @strawberry.type(description="Everything a portal page, an analyst or an audit job can read.")
-class Query(NodeQuery, OperationsQuery, CatalogQuery, PipelineQuery):
+class Query(NodeQuery, OperationsQuery, CatalogQuery, PipelineQuery, MetricsQuery):
     pass
 
 
 @strawberry.type(description="Writes: pushed runs (and, later, metrics, cards, lineage).")
-class Mutation(PipelineMutation):
+class Mutation(PipelineMutation, MetricsMutation):
     pass
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,6 +50,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await response(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    def encode_json(self, data: object) -> str:
+        # orjson: the standard encoder costs ~45 ms per 100k metric points. Text, not
+        # bytes: websockets (graphql-transport-ws) must send text frames.
+        return orjson.dumps(data).decode()
 
     def _wants_ide(self, request: Request) -> bool:
         return (

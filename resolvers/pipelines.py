@@ -11,9 +11,18 @@ from strawberry.scalars import JSON
 from resolvers.catalog import CatalogEntity, KeyValue, load_entity
 from resolvers.context import Info
 from resolvers.ids import decode_id, encode_id
+from resolvers.metrics import (
+    MetricEvolution,
+    MetricSeries,
+    MetricValue,
+    RunMetricPoint,
+    series_request,
+)
 from resolvers.node import Node, register_node
 from resolvers.pagination import PageInfo, check_first, check_list
+from sources.errors import InputError
 from sources.metadb.models import ExecutionStatus, Orchestrator
+from sources.metrics.model import EvolutionRequest
 from sources.pipelines.model import ExecutionInfo, PipelineGraph, PipelineInfo, StepState
 
 if TYPE_CHECKING:
@@ -117,6 +126,7 @@ class PipelineExecution(Node):
     stopped_at: datetime | None
     duration_seconds: float | None
     execution: strawberry.Private[ExecutionInfo]
+    metric_filter: strawberry.Private[tuple[str, ...] | None] = None
 
     @staticmethod
     def of(execution: ExecutionInfo) -> PipelineExecution:
@@ -154,6 +164,28 @@ class PipelineExecution(Node):
         detailed = await self._detailed(info)
         params: dict[str, Any] = detailed.parameters if detailed else {}
         return [KeyValue(key=str(k), value=_scalar(v)) for k, v in sorted(params.items())]
+
+    @strawberry.field(description="The last reported value of each metric.")
+    async def metrics(self, info: Info) -> list[MetricValue]:
+        summaries = await info.context.loaders.metrics_by_execution.load(self.execution.id)
+        wanted = self.metric_filter
+        return [MetricValue.of(m) for m in summaries if wanted is None or m.name in wanted]
+
+    @strawberry.field(
+        description="Full series, downsampled in the database to at most maxPoints per "
+        "series: each bucket keeps its min and max, first and last points always kept."
+    )
+    async def metric_series(
+        self,
+        info: Info,
+        names: list[str] | None = None,
+        max_points: int = 500,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> list[MetricSeries]:
+        request = series_request(self.execution.id, names, max_points, min_step, max_step)
+        series = await info.context.loaders.series_by_request.load(request)
+        return [MetricSeries.of(s) for s in series]
 
     @strawberry.field(description="Per-step state, live while the run is going.")
     async def steps(self, info: Info) -> list[StepExecution]:
@@ -236,6 +268,43 @@ class Pipeline(Node):
                 end_cursor=page.next_token,
             ),
         )
+
+    @strawberry.field(description="Names of every metric any run of this pipeline reported.")
+    async def metric_names(self, info: Info) -> list[str]:
+        names: list[str] = await info.context.loaders.metric_names_by_pipeline.load(
+            self.pipeline.id
+        )
+        return names
+
+    @strawberry.field(
+        description="How each metric's final value evolved over the last runs (oldest "
+        "first): the cross-run graph. A run that did not report a metric has a null value."
+    )
+    async def metric_evolution(
+        self,
+        info: Info,
+        metrics: list[str],
+        last_runs: int = 50,
+        since: datetime | None = None,
+    ) -> list[MetricEvolution]:
+        if not 1 <= last_runs <= 1000:
+            raise InputError(f"lastRuns must be between 1 and 1000, got {last_runs}")
+        if not 1 <= len(metrics) <= 50:
+            raise InputError("metricEvolution takes 1 to 50 metric names")
+        request = EvolutionRequest(self.pipeline.id, tuple(metrics), last_runs, since)
+        evolutions = await info.context.loaders.evolution_by_request.load(request)
+        return [
+            MetricEvolution(
+                metric=e.metric,
+                points=[
+                    RunMetricPoint(
+                        started_at=p.started_at, value=p.value, execution_id=p.execution_id
+                    )
+                    for p in e.points
+                ],
+            )
+            for e in evolutions
+        ]
 
     @strawberry.field(description="The newest run.")
     async def latest_execution(self, info: Info) -> PipelineExecution | None:

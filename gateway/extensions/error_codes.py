@@ -37,6 +37,9 @@ def classify(error: GraphQLError) -> GraphQLError:
         return _with(error, original.message, extensions)
     if "code" in extensions:
         return error
+    if error.message.startswith("Variable '$"):
+        # A variable's value does not fit its type (graphql-core wraps the reason).
+        return _with(error, error.message, {**extensions, "code": "InputError"})
     if original is None:
         if isinstance(error, GraphQLSyntaxError) or "Syntax Error" in error.message:
             code = "GRAPHQL_PARSE_FAILED"

@@ -141,20 +141,58 @@ class ExecutionStep(MetaDBModel, table=True):
 class MetricPoint(MetaDBModel, table=True):
     """One value of a metric at one step of a run.
 
-    The primary key (execution_id, name, step) serves every read we know of:
-    a run's series, a run's metric names, and the last value of a metric for a
-    list of runs (the cross-run graph starts from the pipeline's executions).
+    The primary key (execution_id, name, step) serves every read of points: a
+    series is one contiguous range of it. SQLite keeps the table ``WITHOUT
+    ROWID`` (the key is the table); PostgreSQL's key index also carries the
+    timestamp and value, so a series is read by an index-only scan.
+
+    Written only through ``MetricStore.log_points``, which keeps
+    ``metric_rollups`` in step in the same transaction.
     """
 
     __tablename__ = "metric_points"
+    __table_args__ = (
+        sa.PrimaryKeyConstraint(
+            "execution_id", "name", "step", postgresql_include=["ts_ms", "value"]
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
     execution_id: str = Field(
         primary_key=True, foreign_key="executions.id", ondelete="CASCADE", sa_type=sa.String()
     )
     name: str = Field(primary_key=True, sa_type=sa.String())
     step: int = Field(primary_key=True, sa_type=sa.BigInteger())
-    timestamp: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    ts_ms: int | None = Field(default=None, sa_type=sa.BigInteger())
+    """Epoch milliseconds, as the client reported them."""
     value: float = Field(sa_type=sa.Double())
+
+
+class MetricRollup(MetaDBModel, table=True):
+    """The points of one metric in one bucket of ``width`` steps, summarised.
+
+    ``bucket`` is ``step // width`` (floor division) for widths 4, 16, 64, ...
+    65536. ``min_step``/``max_step`` are the steps of the bucket's min and max
+    values, the lowest step on ties. The key starts (execution_id, width): the
+    coarsest width of a run is one short range listing every metric it has.
+    """
+
+    __tablename__ = "metric_rollups"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    execution_id: str = Field(
+        primary_key=True, foreign_key="executions.id", ondelete="CASCADE", sa_type=sa.String()
+    )
+    width: int = Field(primary_key=True, sa_type=sa.Integer())
+    name: str = Field(primary_key=True, sa_type=sa.String())
+    bucket: int = Field(primary_key=True, sa_type=sa.BigInteger())
+    n: int = Field(sa_type=sa.Integer())
+    min_step: int = Field(sa_type=sa.BigInteger())
+    min_value: float = Field(sa_type=sa.Double())
+    max_step: int = Field(sa_type=sa.BigInteger())
+    max_value: float = Field(sa_type=sa.Double())
+    first_step: int = Field(sa_type=sa.BigInteger())
+    last_step: int = Field(sa_type=sa.BigInteger())
 
 
 class IdempotencyKey(MetaDBModel, table=True):

@@ -171,6 +171,23 @@ class PipelineService:
 
         return await _gather_keyed(one, pipeline_ids)
 
+    async def ensure_stored(self, execution_id: str) -> PipelineInfo:
+        """Make sure the metadb holds the run (metrics hang off it); return its pipeline."""
+        [stored] = await self.store.executions_by_ids([execution_id])
+        if stored is None:
+            if origin_of(execution_id) in (None, Origin.EXTERNAL):
+                raise NotFoundError(f"no run {execution_id!r}", source="pipelines")
+            detail = await self._detail(execution_id)  # stores it when finished
+            if detail is None:
+                raise NotFoundError(f"no run {execution_id!r}", source="pipelines")
+            if not detail[0].finished:
+                await self._remember(_pipeline_of(execution_id), *detail)
+            stored = detail[0]
+        [pipeline] = await self.store.pipelines_by_ids([stored.pipeline_id])
+        if pipeline is None:
+            raise NotFoundError(f"no pipeline for run {execution_id!r}", source="pipelines")
+        return pipeline
+
     async def execution_snapshot(self, execution_id: str) -> Detail:
         """An execution and its steps as they are now: what live updates poll."""
         if origin_of(execution_id) is Origin.EXTERNAL:

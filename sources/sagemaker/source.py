@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from sources.aws import translate
@@ -27,6 +27,12 @@ from sources.sagemaker.pipelines import (
     pipeline_console_url,
     steps_from_sagemaker,
 )
+from sources.sagemaker.training import (
+    TrainingJob,
+    is_training_job_arn,
+    training_job_from_description,
+    training_job_name,
+)
 
 log = logging.getLogger("mlmeta.sources.sagemaker")
 
@@ -39,6 +45,8 @@ MAX_SCANNED_PAGES = 5
 """Upstream pages one filtered page of executions reads at most."""
 MAX_FOLLOWED_PAGES = 50
 """Bounds paging through steps or parameters, should a token never end."""
+MAX_CONCURRENT_DESCRIBES = 8
+"""DescribeTrainingJob calls one ``training_jobs`` call has in flight at most."""
 
 
 class SageMakerSource:
@@ -165,6 +173,48 @@ class SageMakerSource:
                 break
             params["NextToken"] = page["NextToken"]
         return parameters
+
+    # ---- training jobs ---------------------------------------------------------------------
+
+    async def training_jobs(self, names_or_arns: Sequence[str]) -> list[TrainingJob | None]:
+        """DescribeTrainingJob for each name or ARN, in order; None where there is no such job.
+
+        Up to ``MAX_CONCURRENT_DESCRIBES`` calls run at once; a name asked twice is
+        described once. A malformed identifier is an InputError before any call.
+        An ARN also has to match the job found by its name (account and region):
+        another account's or region's job is None, not this region's namesake. Any
+        other failure fails the whole call (the first error, not a group).
+        """
+        names: list[str] = []
+        for name_or_arn in names_or_arns:
+            name = training_job_name(name_or_arn)
+            if name is None:
+                raise InputError(
+                    f"not a training job name or ARN: {name_or_arn[:100]!r}", source=self.name
+                )
+            names.append(name)
+        limit = asyncio.Semaphore(MAX_CONCURRENT_DESCRIBES)
+
+        async def describe(name: str) -> TrainingJob | None:
+            async with limit:
+                try:
+                    response = await self._call("describe_training_job", TrainingJobName=name)
+                except NotFoundError:
+                    return None
+            return training_job_from_description(response)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = {name: group.create_task(describe(name)) for name in dict.fromkeys(names)}
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0]  # noqa: B904 - keeps the error's own cause chain
+        jobs: list[TrainingJob | None] = []
+        for name_or_arn, name in zip(names_or_arns, names, strict=True):
+            job = tasks[name].result()
+            if job is not None and is_training_job_arn(name_or_arn):
+                job = job if job.arn.lower() == name_or_arn.lower() else None
+            jobs.append(job)
+        return jobs
 
     # ---- calls -----------------------------------------------------------------------------
 

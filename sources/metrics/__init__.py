@@ -1,0 +1,1 @@
+"""Metric points of runs: ingestion, import from AWS, series and cross-run evolution."""

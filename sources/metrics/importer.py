@@ -1,0 +1,103 @@
+"""Import training metrics from AWS for runs whose steps ran SageMaker training jobs.
+
+For each finished, stored Step Functions / SageMaker run: the training jobs its
+steps ran (their ARNs), each job's final metrics (DescribeTrainingJob) and time
+series (CloudWatch GetMetricData, batched up to 500 series a call). A finished
+job is imported once and never fetched again: the import is recorded under the
+idempotency key ``import:<job ARN>``, checked before any AWS call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import col, select
+
+from sources.cloudwatch import CloudWatchSource
+from sources.errors import MlmetaError
+from sources.metadb.db import MetaDB
+from sources.metadb.metrics import MetricStore
+from sources.metadb.models import IdempotencyKey
+from sources.metadb.pipelines import PipelineStore
+from sources.metrics.model import MAX_BATCH_POINTS, PointIn
+from sources.sagemaker import SageMakerSource
+from sources.sagemaker.training import TrainingJob, with_final_steps
+
+log = logging.getLogger("mlmeta.metrics.import")
+TRAINING_JOB_MARK = ":training-job/"
+
+
+def import_key(job_arn: str) -> str:
+    return f"import:{job_arn}"
+
+
+class TrainingMetricsImporter:
+    def __init__(
+        self,
+        metadb: MetaDB,
+        store: PipelineStore,
+        metrics: MetricStore,
+        sagemaker: SageMakerSource | None,
+        cloudwatch: CloudWatchSource | None,
+    ) -> None:
+        self.metadb = metadb
+        self.store = store
+        self.metrics = metrics
+        self.sagemaker = sagemaker
+        self.cloudwatch = cloudwatch
+
+    async def import_for(self, execution_ids: Sequence[str]) -> None:
+        """Import what is missing for these runs; never raises (the import is a bonus)."""
+        if self.sagemaker is None:
+            return
+        try:
+            await self._import(execution_ids)
+        except MlmetaError as exc:
+            log.warning("training metrics not imported: %s", exc.message)
+
+    async def _import(self, execution_ids: Sequence[str]) -> None:
+        steps = await self.store.finished_steps_by_execution_ids(execution_ids)
+        wanted: dict[str, str] = {}  # job ARN -> execution id
+        for execution_id, run_steps in zip(execution_ids, steps, strict=True):
+            for step in run_steps or ():
+                if step.resource_arn and TRAINING_JOB_MARK in step.resource_arn:
+                    wanted.setdefault(step.resource_arn, execution_id)
+        if not wanted:
+            return
+        stored_keys = {arn: f"metrics:{wanted[arn]}:{import_key(arn)}" for arn in wanted}
+        done = await self._recorded(list(stored_keys.values()))
+        todo = [arn for arn in wanted if stored_keys[arn] not in done]
+        if not todo:
+            return
+        assert self.sagemaker is not None
+        jobs = [j for j in await self.sagemaker.training_jobs(todo) if j is not None and j.finished]
+        series = await self._series(jobs)
+        for job, job_series in zip(jobs, series, strict=True):
+            job = with_final_steps(job, job_series)
+            points = [p for s in job_series.values() for p in s]
+            names = set(job_series)
+            points += [
+                p for p in job.final_metrics if p.name not in names or not job_series[p.name]
+            ]
+            await self.metrics.log_points(
+                wanted[job.arn], points[:MAX_BATCH_POINTS], idempotency_key=import_key(job.arn)
+            )
+
+    async def _series(self, jobs: list[TrainingJob]) -> list[dict[str, list[PointIn]]]:
+        if self.cloudwatch is None or not jobs:
+            return [{} for _ in jobs]
+        queries = [(j.name, j.metric_definitions) for j in jobs]
+        now = datetime.now(UTC)
+        start = min((j.started_at or j.created_at or now) for j in jobs)
+        end = max(max((j.ended_at or now) for j in jobs), start + timedelta(minutes=1))
+        return await self.cloudwatch.training_series(queries, start, end)
+
+    async def _recorded(self, keys: list[str]) -> set[str]:
+        """Which idempotency keys the metadb holds: one query."""
+        async with self.metadb.session() as session:
+            rows = await session.exec(
+                select(IdempotencyKey.key).where(col(IdempotencyKey.key).in_(keys))
+            )
+            return set(rows.all())

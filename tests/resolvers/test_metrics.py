@@ -1,0 +1,199 @@
+"""Metrics through GraphQL and the bulk endpoint: ingestion, series, evolution, comparison."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import SERVICE_TOKEN, WRITER_TOKEN, codes, gql
+
+WRITER = {"Authorization": f"Bearer {WRITER_TOKEN}"}
+READER = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+RECORD = """mutation ($input: RecordRunInput!) { recordRun(input: $input) { id } }"""
+LOG = (
+    """mutation ($input: LogMetricsInput!) { logMetrics(input: $input) { accepted duplicates } }"""
+)
+
+
+def record(client: TestClient, run_id: str, started: str, status: str = "SUCCEEDED") -> str:
+    run = {
+        "pipeline": "trainer",
+        "runId": run_id,
+        "status": status,
+        "startedAt": started,
+        "stoppedAt": started.replace("T10", "T11") if status != "RUNNING" else None,
+        "parameters": {"lr": 0.1, "run": run_id},
+    }
+    body = gql(client, RECORD, {"input": run}, headers=WRITER)
+    return str(body["data"]["recordRun"]["id"])
+
+
+def log(client: TestClient, run: str, points: list[dict], key: str | None = None) -> dict:
+    body = gql(
+        client,
+        LOG,
+        {"input": {"executionId": run, "points": points, "idempotencyKey": key}},
+        headers=WRITER,
+        expect_errors=True,
+    )
+    return body
+
+
+def curve(name: str, steps: int, spike_at: int | None = None) -> list[dict]:
+    return [
+        {"name": name, "step": s, "value": (100.0 if s == spike_at else 1.0 / (s + 1))}
+        for s in range(steps)
+    ]
+
+
+@pytest.fixture
+def runs(client: TestClient) -> Iterator[list[str]]:
+    ids = [
+        record(client, "r1", "2026-11-20T10:00:00Z"),
+        record(client, "r2", "2026-11-21T10:00:00Z"),
+        record(client, "r3", "2026-11-22T10:00:00Z"),
+    ]
+    log(client, ids[0], curve("loss", 50) + curve("auc", 50))
+    log(client, ids[1], curve("loss", 50))  # r2 never reported auc
+    log(client, ids[2], curve("loss", 3000, spike_at=1234) + curve("auc", 10))
+    return ids
+
+
+def test_logging_is_idempotent_on_run_name_and_step(client: TestClient, runs: list[str]) -> None:
+    again = log(client, runs[0], curve("loss", 60))
+    assert again["data"]["logMetrics"] == {"accepted": 10, "duplicates": 50}
+
+
+def test_a_retried_call_with_its_key_stores_nothing_twice(
+    client: TestClient, runs: list[str]
+) -> None:
+    points = [{"name": "val_loss", "step": 1, "value": 0.5}]
+    first = log(client, runs[0], points, key="retry-1")
+    second = log(
+        client, runs[0], [*points, {"name": "val_loss", "step": 2, "value": 0.4}], key="retry-1"
+    )
+    assert first["data"] == second["data"] == {"logMetrics": {"accepted": 1, "duplicates": 0}}
+
+
+@pytest.mark.parametrize(
+    ("point", "fragment"),
+    [
+        ({"name": "loss", "step": 1, "value": float("nan")}, "nan"),
+        ({"name": "bad\nname", "step": 1, "value": 1.0}, "name"),
+    ],
+)
+def test_a_bad_point_refuses_the_whole_batch(
+    client: TestClient, runs: list[str], point: dict, fragment: str
+) -> None:
+    batch = [{"name": "fresh", "step": 1, "value": 1.0}, point]
+    body = client.post(
+        "/graphql",
+        content=json.dumps(
+            {"query": LOG, "variables": {"input": {"executionId": runs[0], "points": batch}}}
+        ),
+        headers={**WRITER, "Content-Type": "application/json"},
+    ).json()
+    assert codes(body) == ["InputError"]
+    assert fragment in body["errors"][0]["message"].lower()
+    names = gql(client, '{ pipeline(ref: "trainer") { metricNames } }')
+    assert "fresh" not in names["data"]["pipeline"]["metricNames"]
+
+
+def test_a_read_only_token_cannot_log(client: TestClient, runs: list[str]) -> None:
+    body = gql(
+        client,
+        LOG,
+        {"input": {"executionId": runs[0], "points": curve("x", 2)}},
+        headers=READER,
+        expect_errors=True,
+    )
+    assert codes(body) == ["NotAllowedError"]
+
+
+SERIES = """query ($id: ID!, $max: Int!, $min: Int, $maxStep: Int) { node(id: $id) {
+  ... on PipelineExecution { metricSeries(names: ["loss"], maxPoints: $max, minStep: $min,
+    maxStep: $maxStep) { name count downsampled min max last steps values columns } } } }"""
+
+
+def test_downsampling_keeps_the_spike_and_the_ends(client: TestClient, runs: list[str]) -> None:
+    variables = {"id": runs[2], "max": 100}
+    [series] = gql(client, SERIES, variables)["data"]["node"]["metricSeries"]
+    assert series["count"] == 3000
+    assert series["downsampled"] is True
+    assert len(series["steps"]) <= 100
+    assert 1234 in series["steps"]
+    assert series["max"] == 100.0
+    assert series["steps"][0] == 0
+    assert series["steps"][-1] == 2999
+    assert series["steps"] == sorted(series["steps"])
+    assert series["columns"]["steps"] == series["steps"]
+    assert series["columns"]["values"] == series["values"]
+    again = gql(client, SERIES, variables)["data"]["node"]["metricSeries"]
+    assert again == [series]  # deterministic
+
+
+def test_the_step_range_applies_before_sampling(client: TestClient, runs: list[str]) -> None:
+    variables = {"id": runs[2], "max": 10, "min": 100, "maxStep": 119}
+    [series] = gql(client, SERIES, variables)["data"]["node"]["metricSeries"]
+    assert series["count"] == 20
+    assert series["steps"][0] == 100
+    assert series["steps"][-1] == 119
+    assert len(series["steps"]) <= 10
+
+
+def test_the_object_form_is_capped(client: TestClient, runs: list[str]) -> None:
+    long_run = record(client, "long", "2026-11-23T10:00:00Z")
+    log(client, long_run, curve("loss", 6000))
+    query = """query ($id: ID!, $max: Int!) { node(id: $id) { ... on PipelineExecution {
+      metricSeries(names: ["loss"], maxPoints: $max) { points { step value } } } } }"""
+    small = gql(client, query, {"id": long_run, "max": 10})["data"]["node"]["metricSeries"]
+    assert 2 <= len(small[0]["points"]) <= 10
+    body = gql(client, query, {"id": long_run, "max": 10000}, expect_errors=True)
+    assert codes(body) == ["InputError"]
+    assert "object form" in body["errors"][0]["message"]
+
+
+def test_evolution_has_one_point_per_run_and_nulls_for_missing(
+    client: TestClient, runs: list[str]
+) -> None:
+    query = """{ pipeline(ref: "trainer") { metricNames
+      metricEvolution(metrics: ["auc", "loss"], lastRuns: 10) {
+        metric points { startedAt value execution { name } } } } }"""
+    pipeline = gql(client, query)["data"]["pipeline"]
+    assert pipeline["metricNames"] == ["auc", "loss"]
+    auc, loss = pipeline["metricEvolution"]
+    assert auc["metric"] == "auc"
+    assert [p["execution"]["name"] for p in auc["points"]] == ["r1", "r2", "r3"]
+    assert [p["value"] is None for p in auc["points"]] == [False, True, False]
+    assert loss["points"][0]["value"] == pytest.approx(1 / 50)
+
+
+def test_compare_runs_aligns_parameters_and_metrics(client: TestClient, runs: list[str]) -> None:
+    query = """query ($ids: [ID!]!) { compareRuns(executionIds: $ids, metrics: ["auc"]) {
+      name parameters { key value } metrics { name value step } } }"""
+    rows = gql(client, query, {"ids": [runs[2], runs[0], runs[1]]})["data"]["compareRuns"]
+    assert [r["name"] for r in rows] == ["r3", "r1", "r2"]
+    assert [[m["name"] for m in r["metrics"]] for r in rows] == [["auc"], ["auc"], []]
+    assert {"key": "run", "value": "r3"} in rows[0]["parameters"]
+
+
+def test_the_bulk_endpoint_takes_json_lines(client: TestClient, runs: list[str]) -> None:
+    lines = "\n".join(
+        json.dumps({"name": "lr", "step": s, "value": 0.1 / (s + 1)}) for s in range(5)
+    )
+    url = f"/api/v1/executions/{runs[1]}/metrics"
+    ok = client.post(url, content=lines, headers={**WRITER, "Idempotency-Key": "bulk-1"})
+    assert ok.status_code == 200
+    assert ok.json() == {"accepted": 5, "duplicates": 0}
+    bad = client.post(url, content=lines + '\n{"name": "lr", "value": "x"}', headers=WRITER)
+    assert bad.status_code == 400
+    assert codes(bad.json()) == ["InputError"]
+    anonymous = client.post(url, content=lines)
+    assert anonymous.status_code == 403
+    unknown = client.post(
+        "/api/v1/executions/external:trainer:nope/metrics", content=lines, headers=WRITER
+    )
+    assert unknown.status_code == 404
