@@ -98,8 +98,10 @@ RECORD_RUN = """mutation RecordRun($input: RecordRunInput!) {
 LOG_METRICS = """mutation LogMetrics($input: LogMetricsInput!) {
   logMetrics(input: $input) { accepted duplicates }
 }"""
-# The columnar form: two plain lists per series.
-SERIES_FIELDS = "name steps values"
+# The columnar form: one scalar holding steps, values and timestamps per series, what
+# a chart library takes. "name steps values" (plain lists) or "name points { step value }"
+# work as well, at a higher cost per point.
+SERIES_FIELDS = "name columns"
 SERIES_QUERY = f"""query Series($ids: [ID!]!, $names: [String!], $maxPoints: Int!) {{
   compareRuns(executionIds: $ids) {{
     id
@@ -123,11 +125,11 @@ RUN_LIST_QUERY = f"""query RunList($ref: String!, $after: String) {{
     }}
   }}
 }}"""
-# The plain-HTTP alternative to logMetrics for the long series (--long-ingest http).
-INGEST_PATH = "/api/v1/executions/{execution}/metrics"
 RUN_LIST_COMPARE_QUERY = f"""query RunRows($ids: [ID!]!) {{
   compareRuns(executionIds: $ids) {{ {RUN_FIELDS} }}
 }}"""
+# The plain-HTTP alternative to logMetrics for the long series (--long-ingest http).
+INGEST_PATH = "/api/v1/executions/{execution}/metrics"
 
 
 # ---------------------------------------------------------------------------------- data
@@ -405,6 +407,14 @@ def load_long_data(
             if accepted != len(batch):
                 raise RuntimeError(f"long run {run} batch {number}: accepted {accepted} points")
         ids.append(execution_id)
+        if runs > 1 and steps * len(METRICS) >= 100_000:
+            done = (run + 1) * len(METRICS) * steps
+            elapsed = time.perf_counter() - started
+            log(
+                f"      long run {run + 1}/{runs}: {done:,} points, {elapsed:.0f} s "
+                f"({done / elapsed:,.0f} points/s, ~{elapsed / (run + 1) * (runs - run - 1):.0f} s"
+                " to go)"
+            )
     seconds = time.perf_counter() - started
     points = runs * len(METRICS) * steps
     log(
@@ -415,10 +425,20 @@ def load_long_data(
 
 
 # --------------------------------------------------------------------------- workloads
+def columns(series: dict[str, Any]) -> tuple[list[int], list[float]]:
+    """Steps and values of a series, whichever of SERIES_FIELDS' forms was asked for."""
+    if "values" in series:
+        return series["steps"], series["values"]
+    if "columns" in series:
+        return series["columns"]["steps"], series["columns"]["values"]
+    points = series["points"]
+    return [p["step"] for p in points], [p["value"] for p in points]
+
+
 def series_workload(client: Client, ids: list[str], names: list[str]) -> dict[str, Any]:
     data, size = client.post(SERIES_QUERY, {"ids": ids, "names": names, "maxPoints": N_STEPS})
     rows = data["compareRuns"]
-    points = sum(len(s["values"]) for row in rows for s in row["metricSeries"])
+    points = sum(len(columns(s)[1]) for row in rows for s in row["metricSeries"])
     return {"calls": 1, "resp_bytes": size, "points": points, "runs": len(rows)}
 
 
@@ -458,7 +478,7 @@ def long_workload(client: Client, ids: list[str]) -> dict[str, Any]:
         "calls": 1,
         "resp_bytes": size,
         "series": len(series),
-        "points": sum(len(s["values"]) for s in series),
+        "points": sum(len(columns(s)[1]) for s in series),
         "points_stored": sum(int(s["count"]) for s in series),
         "downsampled": all(s["downsampled"] for s in series),
     }
@@ -470,7 +490,7 @@ def check_anchor_data(client: Client, ids: list[str]) -> None:
     got = {s["name"]: s for s in data["compareRuns"][0]["metricSeries"]}
     for k, key in enumerate(METRICS):
         want = [metric_value(key, k, 3, step) for step in range(N_STEPS)]
-        if got[key]["steps"] != list(range(N_STEPS)) or got[key]["values"] != want:
+        if columns(got[key]) != (list(range(N_STEPS)), want):
             raise WrongAnswerError(f"series {key!r} of run-0003 does not read back as written")
 
 
@@ -652,8 +672,12 @@ def print_table(rows: list[dict[str, Any]], backends: list[str]) -> None:
 
 
 def load_mlflow_results(path: Path) -> dict[str, Any]:
+    """MLflow's figures from this script's JSON or from ``bench.mlflow_side --out``."""
     data: dict[str, Any] = json.loads(path.read_text())
-    return data.get("mlflow", data) if "workloads" not in data else data
+    found = data if "workloads" in data else data.get("mlflow")
+    if not found:
+        raise SystemExit(f"{path} holds no MLflow figures")
+    return dict(found)
 
 
 def log_stderr(message: str) -> None:

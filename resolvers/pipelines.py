@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -154,16 +155,30 @@ class PipelineExecution(Node):
     async def pipeline(self, info: Info) -> Pipeline | None:
         return await load_pipeline(info, self.execution.pipeline_id)
 
+    # error and parameters answer at once when the run is already detailed (stored
+    # runs: most of a list) and only await the loader for list summaries; a coroutine
+    # per row would cost each of them a trip through the event loop.
     @strawberry.field(description="Why the run failed, if it did.")
-    async def error(self, info: Info) -> ExecutionError | None:
-        detailed = await self._detailed(info)
-        return ExecutionError.of(detailed.error, detailed.cause) if detailed else None
+    def error(self, info: Info) -> ExecutionError | None:
+        if self.execution.detailed:
+            return ExecutionError.of(self.execution.error, self.execution.cause)
+
+        async def later() -> ExecutionError | None:
+            detailed = await self._detailed(info)
+            return ExecutionError.of(detailed.error, detailed.cause) if detailed else None
+
+        return later()  # type: ignore[return-value]
 
     @strawberry.field(description="The run's input parameters.")
-    async def parameters(self, info: Info) -> list[KeyValue]:
-        detailed = await self._detailed(info)
-        params: dict[str, Any] = detailed.parameters if detailed else {}
-        return [KeyValue(key=str(k), value=_scalar(v)) for k, v in sorted(params.items())]
+    def parameters(self, info: Info) -> list[KeyValue]:
+        if self.execution.detailed:
+            return _pairs(self.execution.parameters)
+
+        async def later() -> list[KeyValue]:
+            detailed = await self._detailed(info)
+            return _pairs(detailed.parameters if detailed else {})
+
+        return later()  # type: ignore[return-value]
 
     @strawberry.field(description="The last reported value of each metric.")
     async def metrics(self, info: Info) -> list[MetricValue]:
@@ -193,9 +208,11 @@ class PipelineExecution(Node):
         return [StepExecution.of(s) for s in sorted(steps or [], key=lambda s: s.position)]
 
 
-def _scalar(value: Any) -> str:
-    import json
+def _pairs(params: dict[str, Any]) -> list[KeyValue]:
+    return [KeyValue(key=str(k), value=_scalar(v)) for k, v in sorted(params.items())]
 
+
+def _scalar(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 

@@ -1,24 +1,27 @@
 """Metric points in the metadb: batched ingestion and series reads that scale.
 
 Every method is batch-shaped and runs a fixed number of SQL statements,
-whatever the number of runs, metrics or points. The store speaks to the
+whatever the number of runs, metrics or points (SQLite inserts go in chunks
+of a few hundred rows, all in one transaction). The store speaks to the
 database driver directly (asyncpg, or sqlite3 through aiosqlite) on a
-connection checked out of the engine's pool: for 100k points, SQLAlchemy
-Core costs several times what the driver does, and these are the hottest
+connection checked out of the engine's pool: for 100k points SQLAlchemy
+Core costs several times what the driver does, and series are the hottest
 reads of the portal.
 
 Two tables (see ``models.py``): ``metric_points`` holds every point,
-``metric_rollups`` summarises them per bucket of 4, 16, ... 65536 steps (count,
-first and last step, min and max point, the lowest step on ties). Both are
-written in one transaction by ``log_points``, the only writer.
+``metric_rollups`` summarises them per bucket of 4, 16, ... 65536 steps
+(count, first and last step, min and max points, the lowest step on ties).
+Both are written in one transaction by ``log_points``, their only writer.
+Summaries, names and evolution read the coarsest rollups, a row or two per
+metric of a run, and look the last point up by key.
 
-Downsampling keeps, for each of ``(max_points - 2) // 2`` buckets of the
-series' step range, the bucket's min and max points, plus the range's first
-and last points. Buckets are made of whole rollup buckets of one width ``w``,
-so a long series is downsampled from the rollup rows (a few per returned
-point), the edges of the range from finer rollups and at most a few raw
-points. Short series use the raw points and the same buckets: both ways give
-identical results.
+Downsampling keeps, for each of ``(max_points - 2) // 2`` target buckets of the
+range, the bucket's min and max points, plus the range's first and last
+points. Target buckets are runs of whole rollup buckets of one width ``w``, so
+a long series is downsampled from rollup rows (a few per returned point), the
+ragged ends of the range from finer rollups and at most three raw points
+each. Shorter series are downsampled from their raw points with the same
+buckets: both ways give identical results.
 """
 
 # S608: statements are assembled from constants and numbered placeholders only;
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,14 +69,17 @@ MIN_SERIES_POINTS = 4
 """Smallest maxPoints: one bucket's min and max, and the range's first and last points."""
 MAX_EVOLUTION_RUNS = 1_000
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
+SQLITE_CHUNK_PARAMETERS = 2_750
+"""Values per multi-row INSERT on SQLite (its limit is 32,766 since 3.32)."""
 ROLLUP_MIN_POINTS = 2_000
 """Series with fewer points in range are downsampled from raw points (as cheap as rollups)."""
 
 Row = Sequence[Any]
 Point = tuple[str, int, int | None, float]
 """A validated point: (name, step, ts_ms, value)."""
-Rollup = tuple[int, str, int, int, int, float, int, float, int, int]
-"""(width, name, bucket, n, min_step, min_value, max_step, max_value, first_step, last_step)."""
+Rollup = tuple[int, str, int, int, int, float, int | None, int, float, int | None, int, int]
+"""(width, name, bucket, n, min_step, min_value, min_ts_ms, max_step, max_value, max_ts_ms,
+first_step, last_step): a row of ``metric_rollups``."""
 
 
 class MetricStore:
@@ -179,10 +185,10 @@ class MetricStore:
         sql = _Sql(self._postgres)
         run = sql.arg(execution_id, "text")
         keys = sql.rows([("name", "text"), ("step", "int8")], [(p[0], p[1]) for p in points])
+        point = f"m.execution_id = {run} AND m.name = k.name AND m.step = k.step"
         rows = await db.fetch(
-            f"WITH k AS MATERIALIZED ({keys}) SELECT k.name, k.step "
-            "FROM k CROSS JOIN metric_points m "
-            f"WHERE m.execution_id = {run} AND m.name = k.name AND m.step = k.step",
+            f"WITH k AS MATERIALIZED ({keys}) SELECT k.name, k.step FROM k"
+            + sql.join("metric_points", "m", point),
             sql.args,
         )
         return {(name, step) for name, step in rows}
@@ -196,48 +202,69 @@ class MetricStore:
                 [execution_id, *map(list, zip(*points, strict=True))],
             )
         else:
-            await db.executemany(
-                "INSERT INTO metric_points (execution_id, name, step, ts_ms, value) "
-                "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            await self._insert_chunks(
+                db,
+                "INSERT INTO metric_points (execution_id, name, step, ts_ms, value) VALUES ",
+                " ON CONFLICT DO NOTHING",
                 [(execution_id, *p) for p in points],
             )
 
     async def _merge_rollups(self, db: _Driver, execution_id: str, rollups: list[Rollup]) -> None:
         # Merging is commutative: counts add, min/max keep the lower/higher
         # value (the lower step on ties), first/last the outer steps.
+        lower = (
+            "excluded.min_value < r.min_value OR (excluded.min_value = r.min_value "
+            "AND excluded.min_step < r.min_step)"
+        )
+        higher = (
+            "excluded.max_value > r.max_value OR (excluded.max_value = r.max_value "
+            "AND excluded.max_step < r.max_step)"
+        )
         merge = (
-            " ON CONFLICT (execution_id, width, name, bucket) DO UPDATE SET "
-            "n = r.n + excluded.n, "
-            "min_step = CASE WHEN excluded.min_value < r.min_value OR (excluded.min_value "
-            "= r.min_value AND excluded.min_step < r.min_step) THEN excluded.min_step "
-            "ELSE r.min_step END, "
-            "min_value = CASE WHEN excluded.min_value < r.min_value THEN excluded.min_value "
-            "ELSE r.min_value END, "
-            "max_step = CASE WHEN excluded.max_value > r.max_value OR (excluded.max_value "
-            "= r.max_value AND excluded.max_step < r.max_step) THEN excluded.max_step "
-            "ELSE r.max_step END, "
-            "max_value = CASE WHEN excluded.max_value > r.max_value THEN excluded.max_value "
-            "ELSE r.max_value END, "
-            "first_step = CASE WHEN excluded.first_step < r.first_step THEN excluded.first_step "
-            "ELSE r.first_step END, "
-            "last_step = CASE WHEN excluded.last_step > r.last_step THEN excluded.last_step "
-            "ELSE r.last_step END"
+            " ON CONFLICT (execution_id, width, name, bucket) DO UPDATE SET n = r.n + excluded.n"
+        )
+        for column in ("min_step", "min_value", "min_ts_ms"):
+            merge += f", {column} = CASE WHEN {lower} THEN excluded.{column} ELSE r.{column} END"
+        for column in ("max_step", "max_value", "max_ts_ms"):
+            merge += f", {column} = CASE WHEN {higher} THEN excluded.{column} ELSE r.{column} END"
+        merge += (
+            ", first_step = CASE WHEN excluded.first_step < r.first_step "
+            "THEN excluded.first_step ELSE r.first_step END"
+            ", last_step = CASE WHEN excluded.last_step > r.last_step "
+            "THEN excluded.last_step ELSE r.last_step END"
         )
         insert = (
             "INSERT INTO metric_rollups AS r (execution_id, width, name, bucket, n, min_step, "
-            "min_value, max_step, max_value, first_step, last_step) "
+            "min_value, min_ts_ms, max_step, max_value, max_ts_ms, first_step, last_step) "
         )
         if self._postgres:
+            types = ["int4", "text", "int8", "int4", "int8", "float8", "int8"]
+            types += ["int8", "float8", "int8", "int8", "int8"]
+            arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, start=2))
             await db.execute(
-                insert + "SELECT $1::text, t.* FROM unnest($2::int4[], $3::text[], $4::int8[], "
-                "$5::int4[], $6::int8[], $7::float8[], $8::int8[], $9::float8[], $10::int8[], "
-                "$11::int8[]) AS t" + merge,
+                insert + f"SELECT $1::text, t.* FROM unnest({arrays}) AS t" + merge,
                 [execution_id, *map(list, zip(*rollups, strict=True))],
             )
         else:
-            await db.executemany(
-                insert + "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)" + merge,
-                [(execution_id, *r) for r in rollups],
+            await self._insert_chunks(
+                db, insert + "VALUES ", merge, [(execution_id, *r) for r in rollups]
+            )
+
+    async def _insert_chunks(
+        self, db: _Driver, insert: str, tail: str, rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """SQLite: multi-row INSERTs of ``SQLITE_CHUNK_PARAMETERS`` values or fewer each.
+
+        Faster than ``executemany`` (one statement per row); all run in the
+        caller's transaction.
+        """
+        size = SQLITE_CHUNK_PARAMETERS // len(rows[0])
+        values = "(" + ", ".join("?" * len(rows[0])) + ")"
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            await db.execute(
+                insert + ", ".join([values] * len(chunk)) + tail,
+                [value for row in chunk for value in row],
             )
 
     async def _remember(self, db: _Driver, key: str, scope: str, result: LogResult) -> None:
@@ -271,17 +298,19 @@ class MetricStore:
             return [[] for _ in execution_ids]
         sql = _Sql(self._postgres)
         runs = sql.rows([("eid", "text")], [(e,) for e in _unique(execution_ids)])
-        only = ""
+        top = f"r.execution_id = runs.eid AND r.width = {TOP}"
         if metrics is not None:
             names = sql.rows([("name", "text")], [(m,) for m in _unique(metrics)])
-            only = f"AND r.name IN ({names}) "
+            top += f" AND r.name IN ({names})"
+        last = "m.execution_id = l.eid AND m.name = l.name AND m.step = l.step"
         rows = await self._fetch(
             f"WITH runs AS MATERIALIZED ({runs}), "
-            "last AS (SELECT r.execution_id AS eid, r.name AS name, max(r.last_step) AS step "
-            f"FROM runs JOIN metric_rollups r ON r.execution_id = runs.eid AND r.width = {TOP} "
-            f"{only}GROUP BY r.execution_id, r.name) "
-            "SELECT l.eid, l.name, l.step, m.value, m.ts_ms FROM last l JOIN metric_points m "
-            "ON m.execution_id = l.eid AND m.name = l.name AND m.step = l.step",
+            "last AS MATERIALIZED (SELECT r.execution_id AS eid, r.name AS name, "
+            "max(r.last_step) AS step FROM runs"
+            + sql.join("metric_rollups", "r", top)
+            + "GROUP BY r.execution_id, r.name) "
+            "SELECT l.eid, l.name, l.step, m.value, m.ts_ms FROM last l"
+            + sql.join("metric_points", "m", last),
             sql.args,
         )
         found: dict[str, list[MetricSummary]] = {}
@@ -297,9 +326,10 @@ class MetricStore:
             return []
         sql = _Sql(self._postgres)
         runs = sql.rows([("eid", "text")], [(e,) for e in _unique(execution_ids)])
+        top = f"r.execution_id = q.eid AND r.width = {TOP}"
         rows = await self._fetch(
-            f"SELECT DISTINCT r.execution_id, r.name FROM metric_rollups r "
-            f"WHERE r.execution_id IN ({runs}) AND r.width = {TOP}",
+            f"SELECT DISTINCT r.execution_id, r.name FROM ({runs}) AS q"
+            + sql.join("metric_rollups", "r", top),
             sql.args,
         )
         return _grouped_names(rows, execution_ids)
@@ -310,10 +340,10 @@ class MetricStore:
             return []
         sql = _Sql(self._postgres)
         pipelines = sql.rows([("pid", "text")], [(p,) for p in _unique(pipeline_ids)])
+        top = f"r.execution_id = e.id AND r.width = {TOP}"
         rows = await self._fetch(
-            "SELECT DISTINCT e.pipeline_id, r.name FROM executions e JOIN metric_rollups r "
-            f"ON r.execution_id = e.id AND r.width = {TOP} "
-            f"WHERE e.pipeline_id IN ({pipelines})",
+            f"SELECT DISTINCT e.pipeline_id, r.name FROM ({pipelines}) AS q "
+            "JOIN executions e ON e.pipeline_id = q.pid" + sql.join("metric_rollups", "r", top),
             sql.args,
         )
         return _grouped_names(rows, pipeline_ids)
@@ -342,20 +372,21 @@ class MetricStore:
             since = f"AND started_at >= {sql.arg(bound, 'timestamptz')} "
         limit = sql.arg(request.last_runs, "int8")
         names = sql.rows([("idx", "int8"), ("name", "text")], list(enumerate(metrics)))
+        top = f"r.execution_id = runs.id AND r.width = {TOP} AND r.name = mt.name"
+        last = "m.execution_id = l.eid AND m.name = l.name AND m.step = l.step"
         rows = await self._fetch(
             "WITH runs AS MATERIALIZED (SELECT id, started_at FROM executions "
             f"WHERE pipeline_id = {pipeline} {since}"
             f"ORDER BY started_at DESC, id DESC LIMIT {limit}), "
-            f"metrics AS MATERIALIZED ({names}), "
-            "last AS (SELECT r.execution_id AS eid, r.name AS name, max(r.last_step) AS step "
-            f"FROM runs JOIN metric_rollups r ON r.execution_id = runs.id AND r.width = {TOP} "
-            "AND r.name IN (SELECT name FROM metrics) GROUP BY r.execution_id, r.name) "
-            "SELECT metrics.idx, runs.id, runs.started_at, m.value "
-            "FROM runs CROSS JOIN metrics "
-            "LEFT JOIN last l ON l.eid = runs.id AND l.name = metrics.name "
-            "LEFT JOIN metric_points m "
-            "ON m.execution_id = l.eid AND m.name = l.name AND m.step = l.step "
-            "ORDER BY metrics.idx, runs.started_at, runs.id",
+            f"mt AS MATERIALIZED ({names}), "
+            "last AS MATERIALIZED (SELECT runs.id AS eid, mt.name AS name, "
+            "max(r.last_step) AS step FROM runs CROSS JOIN mt"
+            + sql.join("metric_rollups", "r", top)
+            + "GROUP BY runs.id, mt.name) "
+            "SELECT mt.idx, runs.id, runs.started_at, m.value FROM runs CROSS JOIN mt "
+            "LEFT JOIN last l ON l.eid = runs.id AND l.name = mt.name"
+            + sql.join("metric_points", "m", last, left=True)
+            + "ORDER BY mt.idx, runs.started_at, runs.id",
             sql.args,
         )
         points: list[list[RunValue]] = [[] for _ in metrics]
@@ -374,8 +405,9 @@ class MetricStore:
         the module docs): deterministic, at most ``max_points`` points in step
         order, the first and last points of the range always kept, and every
         bucket's min and max. ``count``, ``min``, ``max`` and ``last`` describe
-        every point stored in the range. At most three statements, read from
-        one snapshot, whatever the number of requests, runs and metrics.
+        every point stored in the range. At most four statements (stats, whole
+        series, series downsampled from points, from rollups), read from one
+        snapshot, whatever the number of requests, runs and metrics.
         """
         for request in requests:
             _check_series_request(request)
@@ -413,32 +445,34 @@ class MetricStore:
         pieces = sql.rows(
             [("req", "int8"), ("width", "int8"), ("lo", "int8"), ("hi", "int8")], blocks
         )
+        named = f"r.execution_id = q.eid AND r.width = {TOP} AND r.name = q.name"
+        every = f"q.name IS NULL AND r.execution_id = q.eid AND r.width = {TOP}"
+        block = "r.execution_id = s.eid AND r.width = p.width AND r.name = s.name "
+        block += "AND r.bucket BETWEEN p.lo AND p.hi"
+        raw = "m.execution_id = s.eid AND m.name = s.name AND m.step BETWEEN p.lo AND p.hi"
+        last = "m.execution_id = s.eid AND m.name = s.name AND m.step = st.last_step"
         rows = await db.fetch(
             f"WITH reqs AS MATERIALIZED ({reqs}), pieces AS MATERIALIZED ({pieces}), "
             "series AS MATERIALIZED ("
-            "SELECT DISTINCT q.req, q.eid, r.name FROM reqs q JOIN metric_rollups r "
-            f"ON r.execution_id = q.eid AND r.width = {TOP} AND r.name = q.name "
-            "UNION SELECT DISTINCT q.req, q.eid, r.name FROM reqs q JOIN metric_rollups r "
-            f"ON r.execution_id = q.eid AND r.width = {TOP} WHERE q.name IS NULL), "
-            # CROSS JOIN: SQLite keeps this join order (series, then its
-            # blocks, then a key range each); PostgreSQL plans it freely.
-            "parts AS ("
+            "SELECT DISTINCT q.req, q.eid, r.name FROM reqs q"
+            + sql.join("metric_rollups", "r", named)
+            + "UNION SELECT DISTINCT q.req, q.eid, r.name FROM reqs q"
+            + sql.join("metric_rollups", "r", every)
+            + "), parts AS ("
             "SELECT s.req, s.name, r.n, r.first_step, r.last_step, r.min_value, r.max_value "
-            "FROM series s CROSS JOIN pieces p CROSS JOIN metric_rollups r "
-            "WHERE p.req = s.req AND p.width > 1 AND r.execution_id = s.eid "
-            "AND r.width = p.width AND r.name = s.name AND r.bucket BETWEEN p.lo AND p.hi "
-            "UNION ALL SELECT s.req, s.name, 1, m.step, m.step, m.value, m.value "
-            "FROM series s CROSS JOIN pieces p CROSS JOIN metric_points m "
-            "WHERE p.req = s.req AND p.width = 1 AND m.execution_id = s.eid "
-            "AND m.name = s.name AND m.step BETWEEN p.lo AND p.hi), "
-            "stats AS (SELECT req, name, sum(n) AS n, min(first_step) AS first_step, "
-            "max(last_step) AS last_step, min(min_value) AS min_value, "
-            "max(max_value) AS max_value FROM parts GROUP BY req, name) "
+            "FROM series s JOIN pieces p ON p.req = s.req AND p.width > 1"
+            + sql.join("metric_rollups", "r", block)
+            + "UNION ALL SELECT s.req, s.name, 1, m.step, m.step, m.value, m.value "
+            "FROM series s JOIN pieces p ON p.req = s.req AND p.width = 1"
+            + sql.join("metric_points", "m", raw)
+            + "), stats AS MATERIALIZED (SELECT req, name, sum(n) AS n, "
+            "min(first_step) AS first_step, max(last_step) AS last_step, "
+            "min(min_value) AS min_value, max(max_value) AS max_value "
+            "FROM parts GROUP BY req, name) "
             "SELECT s.req, s.eid, s.name, st.n, st.first_step, st.last_step, st.min_value, "
             "st.max_value, m.value FROM series s "
-            "LEFT JOIN stats st ON st.req = s.req AND st.name = s.name "
-            "LEFT JOIN metric_points m ON m.execution_id = s.eid AND m.name = s.name "
-            "AND m.step = st.last_step",
+            "LEFT JOIN stats st ON st.req = s.req AND st.name = s.name"
+            + sql.join("metric_points", "m", last, left=True),
             sql.args,
         )
         return [
@@ -460,9 +494,6 @@ class MetricStore:
     async def _whole_series(self, db: _Driver, found: list[_Found]) -> None:
         """Read every point in range of each series."""
         sql = _Sql(self._postgres)
-        # Sorted as the key is, so SQLite returns the points series by series,
-        # each in step order, without sorting (checked below).
-        found.sort(key=lambda s: (s.execution_id.encode(), s.name.encode(), s.first_step))
         selected = sql.rows(
             [("sidx", "int8"), ("eid", "text"), ("name", "text"), ("lo", "int8"), ("hi", "int8")],
             [(i, s.execution_id, s.name, s.first_step, s.last_step) for i, s in enumerate(found)],
@@ -481,10 +512,15 @@ class MetricStore:
             for sidx, steps, ts, values in rows:
                 found[sidx].fill(steps, ts, values)
             return
+        # SQLite returns the points series by series in the order of ``sel``,
+        # each in step order: the CROSS JOIN keeps ``sel`` the outer loop and
+        # reads each series as one range of the key. An ORDER BY would sort
+        # every point (twice the time); the counts and fill() check the shape.
+        in_range = "m.execution_id = sel.eid AND m.name = sel.name "
+        in_range += "AND m.step BETWEEN sel.lo AND sel.hi"
         rows = await db.fetch(
-            f"WITH sel AS MATERIALIZED ({selected}) SELECT m.step, m.ts_ms, m.value FROM sel "
-            "JOIN metric_points m ON m.execution_id = sel.eid AND m.name = sel.name "
-            "AND m.step BETWEEN sel.lo AND sel.hi",
+            f"WITH sel AS MATERIALIZED ({selected}) SELECT m.step, m.ts_ms, m.value FROM sel"
+            + sql.join("metric_points", "m", in_range),
             sql.args,
         )
         if len(rows) != sum(s.count for s in found):
@@ -497,65 +533,102 @@ class MetricStore:
             start = end
 
     async def _downsampled_series(self, db: _Driver, found: list[_Found]) -> None:
-        """Each series' first and last points and every bucket's min and max points.
+        """Each series' first and last points and every target bucket's min and max points.
 
         The target buckets are runs of whole ``w``-wide rollup buckets (``w`` the
-        widest giving at least as many as wanted): rollup bucket ``b`` goes to
-        target ``(b - b0) * buckets // nw``. Each candidate, a rollup row or a
-        raw point, brings its min and max; the winners are looked up in
-        ``metric_points`` for their timestamps.
+        widest giving at least as many as wanted): ``w``-bucket ``b`` goes to
+        target ``(b - b0) * buckets // nw``. Short series are downsampled from
+        their raw points, long ones from rollups (see ``_from_rollups``); both
+        give the same points.
         """
-        sql = _Sql(self._postgres)
-        series: list[tuple[int, str, str, int, int, int, int, int, int]] = []
-        pieces: list[tuple[int, int, int, int]] = []
+        grids: list[_Grid] = []
+        raw: list[int] = []
+        rolled: list[int] = []
         for sidx, s in enumerate(found):
             buckets = (s.max_points - 2) // 2
             ends = (s.first_step, s.last_step)
             width, first_bucket, spanned = _grid(*ends, buckets)
-            series.append(
+            grids.append(
                 (sidx, s.execution_id, s.name, width, first_bucket, spanned, buckets, *ends)
             )
             # Rollups cost about one row per spanned bucket, raw points one per point.
-            if width > 1 and s.count >= max(self._rollup_min_points, 2 * spanned):
-                blocks = _blocks(s.first_step, s.last_step, width)
-            else:
-                blocks = [(1, s.first_step, s.last_step)]
-            pieces.extend((sidx, *block) for block in blocks)
-        ds = sql.rows(
-            [("sidx", "int8"), ("eid", "text"), ("name", "text")]
-            + [(c, "int8") for c in ("w", "b0", "nw", "nb", "a", "b")],
-            series,
-        )
-        pc = sql.rows([("sidx", "int8"), ("width", "int8"), ("lo", "int8"), ("hi", "int8")], pieces)
-        target_of_rollup = _target(_floor_div("r.bucket", "(d.w / p.width)"))
-        target_of_point = _target(_floor_div("m.step", "d.w"))
+            use_rollups = width > 1 and s.count >= max(self._rollup_min_points, 2 * spanned)
+            (rolled if use_rollups else raw).append(sidx)
+        if raw:
+            await self._from_points(db, found, [grids[i] for i in raw])
+        if rolled:
+            await self._from_rollups(db, found, [grids[i] for i in rolled])
+
+    async def _from_points(self, db: _Driver, found: list[_Found], grids: list[_Grid]) -> None:
+        """Downsample from raw points, in the database: ranked within each target bucket."""
+        sql = _Sql(self._postgres)
+        ds = sql.rows(_GRID_COLUMNS, grids)
+        in_range = "m.execution_id = d.eid AND m.name = d.name AND m.step BETWEEN d.a AND d.b"
+        target = _target(_floor_div("m.step", "d.w"))
         rows = await db.fetch(
-            f"WITH ds AS MATERIALIZED ({ds}), pc AS MATERIALIZED ({pc}), "
-            "cand AS ("
-            f"SELECT d.sidx, {target_of_rollup} AS tb, r.min_value, r.min_step, r.max_value, "
-            "r.max_step FROM pc p CROSS JOIN ds d CROSS JOIN metric_rollups r "
-            "WHERE d.sidx = p.sidx AND p.width > 1 AND r.execution_id = d.eid "
-            "AND r.width = p.width AND r.name = d.name AND r.bucket BETWEEN p.lo AND p.hi "
-            f"UNION ALL SELECT d.sidx, {target_of_point}, m.value, m.step, m.value, m.step "
-            "FROM pc p CROSS JOIN ds d CROSS JOIN metric_points m "
-            "WHERE d.sidx = p.sidx AND p.width = 1 AND m.execution_id = d.eid "
-            "AND m.name = d.name AND m.step BETWEEN p.lo AND p.hi), "
-            "ranked AS MATERIALIZED (SELECT sidx, min_step, max_step, "
-            "row_number() OVER (PARTITION BY sidx, tb ORDER BY min_value, min_step) AS rmin, "
-            "row_number() OVER (PARTITION BY sidx, tb ORDER BY max_value DESC, max_step) "
-            "AS rmax FROM cand), "
-            "picked AS (SELECT sidx, min_step AS step FROM ranked WHERE rmin = 1 "
-            "UNION SELECT sidx, max_step FROM ranked WHERE rmax = 1 "
-            "UNION SELECT sidx, a FROM ds UNION SELECT sidx, b FROM ds) "
-            "SELECT k.sidx, m.step, m.ts_ms, m.value FROM picked k "
-            "JOIN ds d ON d.sidx = k.sidx JOIN metric_points m "
-            "ON m.execution_id = d.eid AND m.name = d.name AND m.step = k.step "
-            "ORDER BY k.sidx, m.step",
+            f"WITH ds AS MATERIALIZED ({ds}), "
+            f"c AS (SELECT d.sidx, d.a, d.b, m.step, m.ts_ms, m.value, {target} AS tb FROM ds d"
+            + sql.join("metric_points", "m", in_range)
+            + "), ranked AS (SELECT sidx, a, b, step, ts_ms, value, "
+            "row_number() OVER (PARTITION BY sidx, tb ORDER BY value, step) AS rmin, "
+            "row_number() OVER (PARTITION BY sidx, tb ORDER BY value DESC, step) AS rmax FROM c) "
+            "SELECT sidx, step, ts_ms, value FROM ranked "
+            "WHERE rmin = 1 OR rmax = 1 OR step = a OR step = b ORDER BY sidx, step",
             sql.args,
         )
         for sidx, group in groupby(rows, key=itemgetter(0)):
             _, steps, ts, values = zip(*group, strict=True)
             found[sidx].fill(list(steps), list(ts), list(values), downsampled=True)
+
+    async def _from_rollups(self, db: _Driver, found: list[_Found], grids: list[_Grid]) -> None:
+        """Downsample from rollups: cost follows the points returned, not those stored.
+
+        The range is cut into blocks no wider than ``w`` (``_blocks``): whole
+        ``w``-buckets in the middle, finer rollups and at most three raw points
+        at each ragged end. The database reads those rows, a few per target
+        bucket, each carrying its min and max points whole, and puts each in
+        its target bucket; keeping each bucket's lowest and highest is then one
+        linear pass here (window functions over them cost SQLite several times
+        more). The range's first and last points are looked up, as targets -1
+        and ``nb``.
+        """
+        sql = _Sql(self._postgres)
+        pieces = [
+            (g[0], *block)
+            for g in grids
+            for block in sorted(_blocks(g[7], g[8], g[3]), key=lambda b: b[1] * b[0])
+        ]
+        ds = sql.rows(_GRID_COLUMNS, grids)
+        pc = sql.rows([("sidx", "int8"), ("width", "int8"), ("lo", "int8"), ("hi", "int8")], pieces)
+        block = "r.execution_id = d.eid AND r.width = p.width AND r.name = d.name "
+        block += "AND r.bucket BETWEEN p.lo AND p.hi"
+        raw = "m.execution_id = d.eid AND m.name = d.name AND m.step BETWEEN p.lo AND p.hi"
+        ends = "m.execution_id = d.eid AND m.name = d.name AND m.step IN (d.a, d.b)"
+        rows = await db.fetch(
+            f"WITH ds AS MATERIALIZED ({ds}), pc AS MATERIALIZED ({pc}) "
+            f"SELECT d.sidx, {_target(_floor_div('r.bucket', '(d.w / p.width)'))} AS tb, "
+            "r.min_step, r.min_value, r.min_ts_ms, r.max_step, r.max_value, r.max_ts_ms "
+            "FROM pc p JOIN ds d ON d.sidx = p.sidx AND p.width > 1"
+            + sql.join("metric_rollups", "r", block)
+            + f"UNION ALL SELECT d.sidx, {_target(_floor_div('m.step', 'd.w'))}, "
+            "m.step, m.value, m.ts_ms, m.step, m.value, m.ts_ms "
+            "FROM pc p JOIN ds d ON d.sidx = p.sidx AND p.width = 1"
+            + sql.join("metric_points", "m", raw)
+            + "UNION ALL SELECT d.sidx, CASE WHEN m.step = d.a THEN -1 ELSE d.nb END, "
+            "m.step, m.value, m.ts_ms, m.step, m.value, m.ts_ms "
+            "FROM ds d" + sql.join("metric_points", "m", ends),
+            sql.args,
+        )
+        # The rows come in a few runs already in (series, target) order (one per
+        # UNION ALL branch, as the blocks are listed in step order): sorting
+        # here merges them in linear time, where SQLite's sorter would copy
+        # every row through a temporary b-tree.
+        rows.sort(key=itemgetter(0, 1))
+        for sidx, group in groupby(rows, key=itemgetter(0)):
+            kept = _Kept()
+            for _, candidates in groupby(group, key=itemgetter(1)):
+                kept.add_bucket(candidates)
+            found[sidx].fill(kept.steps, kept.timestamps, kept.values, downsampled=True)
 
     # -------------------------------------------------------------- plumbing ---
 
@@ -616,9 +689,6 @@ class _Driver:
     async def execute(self, sql: str, args: Sequence[Any]) -> None:
         raise NotImplementedError
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        raise NotImplementedError
-
 
 class _Postgres(_Driver):
     async def fetch(self, sql: str, args: Sequence[Any]) -> list[Row]:
@@ -639,11 +709,6 @@ class _Sqlite(_Driver):
     async def execute(self, sql: str, args: Sequence[Any]) -> None:
         self._sent(sql)
         await self._connection.execute_fetchall(sql, args)
-
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._sent(sql)
-        async with self._connection.executemany(sql, rows):
-            pass
 
 
 class _Sql:
@@ -675,6 +740,28 @@ class _Sql:
             f"json_extract(value, '$[{i}]') AS {name}" for i, (name, _) in enumerate(columns)
         )
         return f"SELECT {values} FROM json_each({document})"
+
+    def join(self, table: str, alias: str, condition: str, *, left: bool = False) -> str:
+        """Join ``table AS alias`` by a key lookup, probed once per row of what precedes it.
+
+        PostgreSQL gets a LATERAL subquery kept apart by ``OFFSET 0``, so the
+        probe is an index range scan on every key column whatever the table's
+        statistics say (a freshly written table has none, and then the planner
+        may probe by run and name only and filter the steps); SQLite a CROSS
+        JOIN, which its planner never moves ahead of the tables before it.
+        """
+        if self.postgres:
+            kind, on = ("LEFT JOIN", " ON true") if left else ("CROSS JOIN", "")
+            subquery = f"SELECT * FROM {table} AS {alias} WHERE {condition} OFFSET 0"
+            return f" {kind} LATERAL ({subquery}) AS {alias}{on} "
+        return f" {'LEFT' if left else 'CROSS'} JOIN {table} AS {alias} ON {condition} "
+
+
+_Grid = tuple[int, str, str, int, int, int, int, int, int]
+"""A series to downsample: (sidx, execution id, name, w, b0, nw, buckets, first step, last step)."""
+_GRID_COLUMNS = [("sidx", "int8"), ("eid", "text"), ("name", "text")] + [
+    (column, "int8") for column in ("w", "b0", "nw", "nb", "a", "b")
+]
 
 
 def _floor_div(x: str, d: str) -> str:
@@ -735,6 +822,40 @@ class _Found:
             max=self.max,
             last=self.last,
         )
+
+
+class _Kept:
+    """A downsampled series being built, target bucket after target bucket.
+
+    Target buckets cover consecutive step ranges, so adding each one's min and
+    max in step order keeps the series in step order. A point can win twice
+    (min and max of a one-point bucket, or an end that is also a bucket's min):
+    it is kept once.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+        self.values: list[float] = []
+        self.timestamps: list[int | None] = []
+
+    def add_bucket(self, candidates: Iterator[Row]) -> None:
+        """Keep the min and max (lowest step on ties) of one target bucket's candidates.
+
+        A candidate is (sidx, target, min step, min value, min timestamp, max
+        step, max value, max timestamp).
+        """
+        _, _, low_step, low, low_ts, high_step, high, high_ts = next(candidates)
+        for _, _, step, value, ts, max_step, max_value, max_ts in candidates:
+            if value < low or (value == low and step < low_step):
+                low_step, low, low_ts = step, value, ts
+            if max_value > high or (max_value == high and max_step < high_step):
+                high_step, high, high_ts = max_step, max_value, max_ts
+        pair = [(low_step, low, low_ts), (high_step, high, high_ts)]
+        for step, value, ts in pair if low_step <= high_step else reversed(pair):
+            if not self.steps or step != self.steps[-1]:
+                self.steps.append(step)
+                self.values.append(value)
+                self.timestamps.append(ts)
 
 
 def _range(request: SeriesRequest) -> tuple[int, int]:
@@ -836,20 +957,20 @@ def _rollups(points: list[Point]) -> list[Rollup]:
     """
     rows: list[Rollup] = []
     for name, group in groupby(points, key=itemgetter(0)):
-        # [bucket, n, min_step, min_value, max_step, max_value, first_step, last_step]
+        # [bucket, n, min_step, min_value, min_ts, max_step, max_value, max_ts, first, last]
         level: list[list[Any]] = []
-        for _, step, _, value in group:
-            bucket = step >> 2
+        for _, step, ts_ms, value in group:
+            bucket = step >> 2  # step // 4
             if level and level[-1][0] == bucket:
                 acc = level[-1]
                 acc[1] += 1
                 if value < acc[3]:
-                    acc[2], acc[3] = step, value
-                if value > acc[5]:
-                    acc[4], acc[5] = step, value
-                acc[7] = step
+                    acc[2:5] = step, value, ts_ms
+                if value > acc[6]:
+                    acc[5:8] = step, value, ts_ms
+                acc[9] = step
             else:
-                level.append([bucket, 1, step, value, step, value, step, step])
+                level.append([bucket, 1, step, value, ts_ms, step, value, ts_ms, step, step])
         for width in WIDTHS:
             rows.extend((width, name, *acc) for acc in level)
             if width == TOP:
@@ -861,10 +982,10 @@ def _rollups(points: list[Point]) -> list[Rollup]:
                     up = wider[-1]
                     up[1] += acc[1]
                     if acc[3] < up[3]:
-                        up[2], up[3] = acc[2], acc[3]
-                    if acc[5] > up[5]:
-                        up[4], up[5] = acc[4], acc[5]
-                    up[7] = acc[7]
+                        up[2:5] = acc[2:5]
+                    if acc[6] > up[6]:
+                        up[5:8] = acc[5:8]
+                    up[9] = acc[9]
                 else:
                     wider.append([bucket, *acc[1:]])
             level = wider

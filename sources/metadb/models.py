@@ -172,9 +172,10 @@ class MetricRollup(MetaDBModel, table=True):
     """The points of one metric in one bucket of ``width`` steps, summarised.
 
     ``bucket`` is ``step // width`` (floor division) for widths 4, 16, 64, ...
-    65536. ``min_step``/``max_step`` are the steps of the bucket's min and max
-    values, the lowest step on ties. The key starts (execution_id, width): the
-    coarsest width of a run is one short range listing every metric it has.
+    65536. ``min_*``/``max_*`` are the bucket's min and max points (step,
+    value, timestamp), the lowest step on ties, so downsampling needs no
+    lookup of them. The key starts (execution_id, width): the coarsest width
+    of a run is one short range listing every metric it has.
     """
 
     __tablename__ = "metric_rollups"
@@ -189,8 +190,10 @@ class MetricRollup(MetaDBModel, table=True):
     n: int = Field(sa_type=sa.Integer())
     min_step: int = Field(sa_type=sa.BigInteger())
     min_value: float = Field(sa_type=sa.Double())
+    min_ts_ms: int | None = Field(default=None, sa_type=sa.BigInteger())
     max_step: int = Field(sa_type=sa.BigInteger())
     max_value: float = Field(sa_type=sa.Double())
+    max_ts_ms: int | None = Field(default=None, sa_type=sa.BigInteger())
     first_step: int = Field(sa_type=sa.BigInteger())
     last_step: int = Field(sa_type=sa.BigInteger())
 

@@ -260,7 +260,7 @@ class PipelineStore:
         """
         _check_page(limit, 0)
         statement = select(Execution).where(col(Execution.pipeline_id) == pipeline_id)
-        if statuses is not None:
+        if statuses:  # None or empty: every status
             statement = statement.where(col(Execution.status).in_(_unique(statuses)))
         if since is not None:
             _check_aware("since", since)

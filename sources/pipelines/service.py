@@ -122,6 +122,7 @@ class PipelineService:
         cursor: str | None,
     ) -> ExecutionPage:
         """Newest first. Summaries are replaced by stored records where the metadb has them."""
+        statuses = statuses or None  # no status asked: every status
         origin = origin_of(pipeline_id)
         if origin is Origin.EXTERNAL:
             return await self.store.list_executions(pipeline_id, statuses, since, limit, cursor)

@@ -245,3 +245,15 @@ def test_status_change_events_need_the_shared_secret(gateway: Gateway) -> None:
     assert accepted.status_code == 202
     assert refused.status_code == 401
     assert refused.json()["errors"][0]["extensions"]["code"] == "AuthenticationError"
+
+
+def test_pushed_runs_are_listed_without_a_status_filter(gateway: Gateway) -> None:
+    for run_id in ("a1", "a2"):
+        gateway.post(RECORD, {"input": run_input(run_id, "SUCCEEDED", [])})
+    query = (
+        '{ pipeline(ref: "airflow-churn-etl") '
+        "{ executions(first: 10) { edges { node { name } } } } }"
+    )
+    body = gateway.post(query, {})
+    names = {e["node"]["name"] for e in body["data"]["pipeline"]["executions"]["edges"]}
+    assert names == {"a1", "a2"}

@@ -15,11 +15,12 @@ Create Date: 2026-11-23
   primary key plus a second covering index).
 
 ``metric_rollups`` holds, for bucket widths 4, 16, 64, ... 65536 steps, each
-bucket's point count, first and last step and its min and max points (ties go
-to the lowest step). It is written in the same transaction as the points, so
-long series are downsampled from a few rows per returned point instead of
-every stored point. Its key starts (execution_id, width, name): one range
-holds every metric of a run at one width.
+bucket's point count, first and last step and its min and max points, whole
+(step, value and timestamp; ties go to the lowest step). It is written in the
+same transaction as the points, so long series are downsampled from a few rows
+per returned point instead of every stored point, with no lookup of the points
+kept. Its key starts (execution_id, width, name): one range holds every metric
+of a run at one width.
 
 Downgrade drops both and recreates 0001's ``metric_points`` (empty).
 """
@@ -70,8 +71,10 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("min_step", sa.BigInteger(), nullable=False),
         sa.Column("min_value", sa.Double(), nullable=False),
+        sa.Column("min_ts_ms", sa.BigInteger(), nullable=True),
         sa.Column("max_step", sa.BigInteger(), nullable=False),
         sa.Column("max_value", sa.Double(), nullable=False),
+        sa.Column("max_ts_ms", sa.BigInteger(), nullable=True),
         sa.Column("first_step", sa.BigInteger(), nullable=False),
         sa.Column("last_step", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
