@@ -200,9 +200,10 @@ class PipelineStore:
         """The executions in key order, ``None`` for an id not stored."""
         if not ids:
             return []
-        statement = select(Execution).where(col(Execution.id).in_(_unique(ids)))
+        statement = sa.select(*_EXECUTION_COLUMNS).where(col(Execution.id).in_(_unique(ids)))
         async with self._metadb.session() as session:
-            found = {row.id: _execution_info(row) for row in await session.exec(statement)}
+            rows = (await session.exec(statement)).all()  # type: ignore[call-overload]
+        found = {row.id: _execution_info(row) for row in rows}
         return [found.get(key) for key in ids]
 
     async def finished_steps_by_execution_ids(
@@ -259,7 +260,7 @@ class PipelineStore:
         of this page, so rows added meanwhile never shift a page.
         """
         _check_page(limit, 0)
-        statement = select(Execution).where(col(Execution.pipeline_id) == pipeline_id)
+        statement = sa.select(*_EXECUTION_COLUMNS).where(col(Execution.pipeline_id) == pipeline_id)
         if statuses:  # None or empty: every status
             statement = statement.where(col(Execution.status).in_(_unique(statuses)))
         if since is not None:
@@ -280,7 +281,7 @@ class PipelineStore:
             col(Execution.started_at).desc(), col(Execution.id).desc()
         ).limit(limit + 1)
         async with self._metadb.session() as session:
-            rows = list(await session.exec(statement))
+            rows = list((await session.exec(statement)).all())  # type: ignore[call-overload]
         items = [_execution_info(row) for row in rows[:limit]]
         next_token = _encode_cursor(items[-1]) if len(rows) > limit else None
         return ExecutionPage(
@@ -597,7 +598,23 @@ def _pipeline_info(row: Pipeline) -> PipelineInfo:
     )
 
 
-def _execution_info(row: Execution) -> ExecutionInfo:
+# Plain columns, not ORM objects: building a SQLModel instance per row costs ~0.3 ms
+# (validation on every attribute), which a list of 200 runs would pay 200 times.
+_EXECUTION_COLUMNS = (
+    col(Execution.id),
+    col(Execution.pipeline_id),
+    col(Execution.name),
+    col(Execution.status),
+    col(Execution.started_at),
+    col(Execution.stopped_at),
+    col(Execution.arn),
+    col(Execution.error),
+    col(Execution.cause),
+    col(Execution.parameters),
+)
+
+
+def _execution_info(row: Any) -> ExecutionInfo:
     return ExecutionInfo(
         id=row.id,
         pipeline_id=row.pipeline_id,
