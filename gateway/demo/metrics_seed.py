@@ -66,6 +66,7 @@ async def seed_metrics(
     for execution in summary.executions:
         if execution.state_machine != "churn-training-pipeline":
             continue
+        await pipelines.ensure_stored(execution.arn)  # so every run shows in the evolution
         quality = QUALITY.get(execution.name)
         if quality is None:
             continue  # e.g. a run that failed validation, before any training
@@ -73,7 +74,6 @@ async def seed_metrics(
         steps = LONG_STEPS if long_run else STEPS
         # Stopped runs report only loss and roc_auc; the long one (kept light) only loss.
         partial = execution.status in ("FAILED", "ABORTED")
-        await pipelines.ensure_stored(execution.arn)
         points = list(curves(execution.name, steps, quality, partial=partial, loss_only=long_run))
         for start in range(0, len(points), MAX_BATCH_POINTS):
             batch = points[start : start + MAX_BATCH_POINTS]
