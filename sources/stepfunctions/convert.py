@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from sources.metadb.models import ExecutionStatus, Orchestrator
@@ -77,20 +78,12 @@ def execution_from_summary(item: dict[str, Any], region: str) -> ExecutionInfo:
 
 
 def execution_from_description(item: dict[str, Any], region: str) -> ExecutionInfo:
-    """A DescribeExecution answer, with its input as parameters."""
-    arn = str(item["executionArn"])
-    return ExecutionInfo(
-        id=arn,
-        pipeline_id=str(item["stateMachineArn"]),
-        name=str(item["name"]),
-        status=status_of(str(item["status"])),
-        started_at=item["startDate"],
-        stopped_at=item.get("stopDate"),
-        arn=arn,
+    """A DescribeExecution answer: the summary's fields, plus input as parameters."""
+    return replace(
+        execution_from_summary(item, region),
         error=item.get("error") or None,
         cause=item.get("cause") or None,
         parameters=parameters_of(item.get("input")),
-        console_url=execution_console_url(arn, region),
         detailed=True,
     )
 
