@@ -163,6 +163,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _start_demo(settings: Settings) -> MotoHandle:
     """Start the local AWS fake, write the catalog, seed, and point the gateway at them."""
     from gateway.demo import seed_aws, start_moto, write_catalog
+    from gateway.demo.live import keep_starting_live_runs
 
     moto = start_moto()
     os.environ["MLMETA_AWS_ENDPOINT_URL"] = moto.endpoint_url
@@ -176,6 +177,7 @@ def _start_demo(settings: Settings) -> MotoHandle:
         _seed_metadb(settings.replace(aws_endpoint_url=moto.endpoint_url), summary)
     )
     log.info("demo: %d metric points logged for the demo runs", points)
+    keep_starting_live_runs(moto.endpoint_url, settings.aws_region)
     return moto
 
 
