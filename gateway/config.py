@@ -170,7 +170,8 @@ SETTINGS_DOC: dict[str, str] = {
     "poll_interval_seconds": "How often a running execution is polled while someone watches it.",
     "events_secret": "Shared secret of the Step Functions status-change event endpoint "
     "(empty: endpoint off).",
-    "max_step_fetches": "Concurrent step-detail fetches (GetExecutionHistory) per request.",
+    "max_step_fetches": "Concurrent run-detail fetches from AWS (DescribeExecution, "
+    "GetExecutionHistory) per process.",
     "demo": "Start a local moto server, write the demo catalog and seed demo data.",
 }
 
