@@ -14,7 +14,7 @@ from resolvers.node import Node, register_node
 from resolvers.pagination import PageInfo, check_first, check_list
 from sources.catalog.model import EntityFilter as SourceFilter
 from sources.catalog.model import EntityQuery
-from sources.catalog.refs import EntityRef, entity_ref_of, parse_ref
+from sources.catalog.refs import entity_ref_of, parse_ref
 from sources.errors import InputError
 
 if TYPE_CHECKING:
@@ -271,6 +271,3 @@ class CatalogQuery:
             facet, source_filter, info.context.principal
         )
         return [FacetCount(value=v, count=c) for v, c in counts]
-
-
-__all__ = ["CatalogEntity", "CatalogQuery", "EntityRef", "KeyValue", "load_entity"]

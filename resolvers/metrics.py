@@ -9,7 +9,7 @@ to serve than objects).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -162,9 +162,3 @@ class RunMetricPoint:
 class MetricEvolution:
     metric: str
     points: list[RunMetricPoint]
-
-
-def as_json_object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError("expected a JSON object")
-    return value

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import strawberry
 
-from gateway.auth.principal import PrincipalKind
 from resolvers.catalog import (
     CatalogEntity,
     CatalogEntityConnection,
@@ -94,6 +93,3 @@ class OperationsQuery:
             )
             for r in results
         ]
-
-
-__all__ = ["OperationsQuery", "PrincipalKind"]

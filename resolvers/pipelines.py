@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
-from strawberry.scalars import JSON
 
 from resolvers.catalog import CatalogEntity, KeyValue, load_entity
 from resolvers.context import Info
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.metrics import (
     MetricEvolution,
     MetricSeries,
@@ -20,14 +19,11 @@ from resolvers.metrics import (
     series_request,
 )
 from resolvers.node import Node, register_node
-from resolvers.pagination import PageInfo, check_first, check_list
+from resolvers.pagination import PageInfo, check_first
 from sources.errors import InputError
 from sources.metadb.models import ExecutionStatus, Orchestrator
 from sources.metrics.model import EvolutionRequest
 from sources.pipelines.model import ExecutionInfo, PipelineGraph, PipelineInfo, StepState
-
-if TYPE_CHECKING:
-    from resolvers.catalog import CatalogEntity as _CatalogEntity  # noqa: F401
 
 ExecutionStatusEnum = strawberry.enum(
     ExecutionStatus, name="ExecutionStatus", description="Where a run (or a step of it) stands."
@@ -341,6 +337,3 @@ async def load_execution(info: Info, execution_id: str) -> PipelineExecution | N
 
 register_node("Pipeline", load_pipeline)
 register_node("PipelineExecution", load_execution)
-
-PipelineRef = Annotated["Pipeline", strawberry.lazy("resolvers.pipelines")]
-__all__ = ["JSON", "Pipeline", "PipelineExecution", "PipelineRef", "check_list", "decode_id"]
