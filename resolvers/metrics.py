@@ -130,8 +130,8 @@ def series_request(
     min_step: int | None,
     max_step: int | None,
 ) -> SeriesRequest:
-    if not 2 <= max_points <= MAX_SERIES_POINTS:
-        raise InputError(f"maxPoints must be between 2 and {MAX_SERIES_POINTS}, got {max_points}")
+    if not 4 <= max_points <= MAX_SERIES_POINTS:
+        raise InputError(f"maxPoints must be between 4 and {MAX_SERIES_POINTS}, got {max_points}")
     if names is not None and len(names) > 100:
         raise InputError(f"at most 100 metric names per series query, got {len(names)}")
     if min_step is not None and max_step is not None and min_step > max_step:
