@@ -69,11 +69,14 @@ class PipelineService:
             if origin is Origin.EXTERNAL:
                 info = stored.get(key)
                 return (info, PipelineGraph(nodes=[], edges=[])) if info else None
-            if origin is Origin.STEP_FUNCTIONS and self.stepfunctions is not None:
-                return await self._bounded(self.stepfunctions.describe_pipeline, key)
-            if origin is Origin.SAGEMAKER and self.sagemaker is not None:
-                name_or_arn = key.removeprefix(SAGEMAKER_NAME_PREFIX)
-                return await self._bounded(self.sagemaker.describe_pipeline, name_or_arn)
+            try:
+                if origin is Origin.STEP_FUNCTIONS and self.stepfunctions is not None:
+                    return await self._bounded(self.stepfunctions.describe_pipeline, key)
+                if origin is Origin.SAGEMAKER and self.sagemaker is not None:
+                    name_or_arn = key.removeprefix(SAGEMAKER_NAME_PREFIX)
+                    return await self._bounded(self.sagemaker.describe_pipeline, name_or_arn)
+            except NotFoundError:
+                return None  # an unknown pipeline is null, like an unknown entity
             return None
 
         return await _gather_keyed(one, keys)

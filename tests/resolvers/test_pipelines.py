@@ -211,3 +211,9 @@ def test_pipelines_filter_by_orchestrator(demo: DemoGateway) -> None:
     edges = gql(demo.client, query)["data"]["pipelines"]["edges"]
     assert [e["node"]["name"] for e in edges] == ["fraud-detector-training"]
     assert edges[0]["node"]["graph"]["nodes"]
+
+
+def test_an_unknown_state_machine_is_null(demo: DemoGateway) -> None:
+    arn = MACHINE.replace("churn-training-pipeline", "no-such-machine")
+    query = "query ($ref: String!) { pipeline(ref: $ref) { name } }"
+    assert gql(demo.client, query, {"ref": arn})["data"] == {"pipeline": None}
