@@ -13,11 +13,13 @@ import asyncio
 import getpass
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+
+from sources.metadb import MetaDB, upgrade
 
 PG_HOST = "127.0.0.1"
 PG_PORT = int(os.environ.get("MLMETA_TEST_POSTGRES_PORT", "5432"))
@@ -104,3 +106,12 @@ def metadb_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     name, user = request.getfixturevalue("postgres_database")
     asyncio.run(_empty_database(name, user))
     return f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/{name}"
+
+
+@pytest.fixture
+async def metadb(metadb_url: str) -> AsyncIterator[MetaDB]:
+    """A migrated metadb on each backend, closed after the test."""
+    await upgrade(metadb_url)
+    db = MetaDB.connect(metadb_url)
+    yield db
+    await db.close()

@@ -6,7 +6,6 @@ import asyncio
 import shutil
 import socket
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -46,14 +45,6 @@ async def table_names(url: str) -> set[str]:
             return await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
     finally:
         await db.close()
-
-
-@pytest.fixture
-async def metadb(metadb_url: str) -> AsyncIterator[MetaDB]:
-    await upgrade(metadb_url)
-    db = MetaDB.connect(metadb_url)
-    yield db
-    await db.close()
 
 
 async def add_execution(db: MetaDB, **fields: Any) -> Execution:

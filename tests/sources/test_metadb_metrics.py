@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -49,14 +49,6 @@ from sources.metrics.model import (
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 Stored = tuple[int, int | None, float]
 """A stored point as the tests see it: (step, ts_ms, value)."""
-
-
-@pytest.fixture
-async def metadb(metadb_url: str) -> AsyncIterator[MetaDB]:
-    await upgrade(metadb_url)
-    db = MetaDB.connect(metadb_url)
-    yield db
-    await db.close()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import StatementError
 
 from sources.errors import ConflictError, InputError, NotFoundError
-from sources.metadb import MetaDB, upgrade
+from sources.metadb import MetaDB
 from sources.metadb.models import Execution, ExecutionStatus, ExecutionStep, Orchestrator
 from sources.metadb.pipelines import PipelineStore
 from sources.pipelines.model import ExecutionInfo, PipelineInfo, StepState
@@ -23,14 +23,6 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SUCCEEDED = ExecutionStatus.SUCCEEDED
 RUNNING = ExecutionStatus.RUNNING
 FAILED = ExecutionStatus.FAILED
-
-
-@pytest.fixture
-async def metadb(metadb_url: str) -> AsyncIterator[MetaDB]:
-    await upgrade(metadb_url)
-    db = MetaDB.connect(metadb_url)
-    yield db
-    await db.close()
 
 
 @pytest.fixture
