@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 from datetime import datetime
@@ -27,6 +25,7 @@ from resolvers.pipelines import (
 from sources.catalog.annotations import SAGEMAKER_PIPELINE, STEP_FUNCTIONS_ARN, first_annotation
 from sources.catalog.model import EntityFilter, EntityQuery
 from sources.catalog.refs import parse_ref
+from sources.cursors import decode_cursor, encode_cursor
 from sources.errors import InputError, NotAllowedError
 from sources.metadb.models import ExecutionStatus, Orchestrator
 from sources.pipelines.ids import SAGEMAKER_NAME_PREFIX, Origin, origin_of
@@ -87,18 +86,18 @@ class PipelineConnection:
 
 
 def _offset_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"pipelines:{offset}".encode()).decode()
+    return encode_cursor({"pipelines": offset})
 
 
 def _offset_of(cursor: str | None) -> int:
     if cursor is None:
         return 0
     try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != "pipelines" or int(value) < 0:
-            raise ValueError
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeError) as exc:
+        offset = decode_cursor(cursor)["pipelines"]
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(cursor)
+        return offset
+    except (ValueError, KeyError, TypeError) as exc:
         raise InputError("'after' is not a cursor of this list") from exc
 
 

@@ -20,8 +20,6 @@ Backstage speaks in refs and keyset cursors; this adapter keeps the shapes of
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import json
 import logging
@@ -35,6 +33,7 @@ import httpx
 from gateway.auth.principal import Principal, PrincipalKind
 from sources.catalog.model import Entity, EntityFilter, EntityPage, EntityQuery
 from sources.catalog.refs import parse_ref
+from sources.cursors import decode_cursor, encode_cursor
 from sources.errors import (
     AuthenticationError,
     InputError,
@@ -386,15 +385,13 @@ def _fingerprint(filter_params: list[tuple[str, str]]) -> str:
 
 
 def _encode_cursor(position: _Position, fingerprint: str) -> str:
-    data = {"c": position.cursor, "o": position.skip, "f": fingerprint}
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor({"c": position.cursor, "o": position.skip, "f": fingerprint})
 
 
 def _decode_cursor(cursor: str, fingerprint: str) -> _Position:
     """The position in a cursor we handed out; ``f`` is checked when present."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = decode_cursor(cursor)
         upstream, skip = data["c"], data["o"]
         if (
             not (upstream is None or (isinstance(upstream, str) and upstream))
@@ -404,7 +401,7 @@ def _decode_cursor(cursor: str, fingerprint: str) -> _Position:
             or data.get("f", fingerprint) != fingerprint
         ):
             raise ValueError(cursor)
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise InputError(
             "'after' is not a cursor of this list (cursors only work with the same filter)",
             source=SOURCE,

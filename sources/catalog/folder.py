@@ -11,10 +11,7 @@ restart. A folder has no permission policy: every principal sees everything.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
-import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -27,6 +24,7 @@ from gateway.auth.principal import Principal
 from sources.catalog.model import Entity, EntityFilter, EntityPage, EntityQuery
 from sources.catalog.refs import EntityRef, entity_ref_of, parse_ref
 from sources.catalog.relations import compute_relations
+from sources.cursors import decode_cursor, encode_cursor
 from sources.errors import InputError, UpstreamError
 
 log = logging.getLogger("mlmeta.catalog")
@@ -184,17 +182,16 @@ def _filter_key(f: EntityFilter) -> str:
 
 
 def _encode_cursor(offset: int, f: EntityFilter) -> str:
-    raw = json.dumps({"o": offset, "f": _filter_key(f)}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor({"o": offset, "f": _filter_key(f)})
 
 
 def _decode_cursor(cursor: str, f: EntityFilter) -> int:
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = decode_cursor(cursor)
         offset = int(data["o"])
         if data["f"] != _filter_key(f) or offset < 0:
             raise ValueError
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise InputError(
             "'after' is not a cursor of this list (cursors only work with the same filter)",
             source="catalog",

@@ -12,7 +12,6 @@ domain), so ``console_url`` is always ``None`` here.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -27,6 +26,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sources.cursors import decode_cursor, encode_cursor
 from sources.errors import ConflictError, InputError, NotFoundError
 from sources.metadb.db import MetaDB
 from sources.metadb.models import (
@@ -556,8 +556,7 @@ def _json_object(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _encode_cursor(last: ExecutionInfo) -> str:
-    document = json.dumps([last.started_at.isoformat(), last.id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(document.encode()).decode("ascii")
+    return encode_cursor([last.started_at.isoformat(), last.id])
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
@@ -565,7 +564,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         "malformed cursor: pass the next_token of a previous page", source=SOURCE
     )
     try:
-        document = json.loads(base64.b64decode(cursor, altchars=b"-_", validate=True))
+        document = decode_cursor(cursor)
         started, execution_id = document
         started_at = datetime.fromisoformat(started)
     except (TypeError, ValueError):

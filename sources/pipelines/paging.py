@@ -8,12 +8,10 @@ already returned, so every execution is listed exactly once.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+from sources.cursors import decode_cursor, encode_cursor
 from sources.errors import InputError
 from sources.metadb.models import ExecutionStatus
 from sources.pipelines.model import ExecutionInfo, ExecutionPage
@@ -22,18 +20,17 @@ FetchPage = Callable[[str | None, int], Awaitable[ExecutionPage]]
 MAX_UPSTREAM_PAGES = 10
 
 
-def encode_cursor(token: str | None, skip: int) -> str:
-    raw = json.dumps({"t": token, "s": skip}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def page_cursor(token: str | None, skip: int) -> str:
+    return encode_cursor({"t": token, "s": skip})
 
 
-def decode_cursor(cursor: str, source: str) -> tuple[str | None, int]:
+def page_position(cursor: str, source: str) -> tuple[str | None, int]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = decode_cursor(cursor)
         token, skip = data["t"], int(data["s"])
         if (token is not None and not isinstance(token, str)) or skip < 0:
             raise ValueError
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise InputError("'after' is not a cursor of this list", source=source) from exc
     return token, skip
 
@@ -48,7 +45,7 @@ async def collect(
     source: str,
 ) -> ExecutionPage:
     """Up to ``limit`` matching executions after ``cursor``; ``next_token`` is our cursor."""
-    token, skip = decode_cursor(cursor, source) if cursor else (None, 0)
+    token, skip = page_position(cursor, source) if cursor else (None, 0)
     wanted = set(statuses or ())
     items: list[ExecutionInfo] = []
     cursors: list[str] = []
@@ -67,9 +64,9 @@ async def collect(
             items.append(execution)
             last_of_page = index + 1 == len(page.items)
             if last_of_page and page.next_token is not None:
-                cursors.append(encode_cursor(page.next_token, 0))
+                cursors.append(page_cursor(page.next_token, 0))
             else:
-                cursors.append(encode_cursor(token, index + 1))
+                cursors.append(page_cursor(token, index + 1))
             if len(items) == limit:
                 more = not last_of_page or page.next_token is not None
                 return done(cursors[-1] if more else None)
@@ -77,4 +74,4 @@ async def collect(
             return done(None)
         token, skip = page.next_token, 0
     # Bounded work per request: hand back what we have and where to go on.
-    return done(encode_cursor(token, 0))
+    return done(page_cursor(token, 0))
