@@ -82,6 +82,11 @@ Rollup = tuple[int, str, int, int, int, float, int | None, int, float, int | Non
 first_step, last_step): a row of ``metric_rollups``."""
 
 
+def stored_key(execution_id: str, idempotency_key: str) -> str:
+    """How a client's idempotency key for a run is kept in ``idempotency_keys``."""
+    return f"metrics:{execution_id}:{idempotency_key}"
+
+
 class MetricStore:
     """Metric points of runs: logged in batches, read as summaries and series.
 
@@ -131,7 +136,7 @@ class MetricStore:
         key = None
         if idempotency_key is not None:
             _check_idempotency_key(idempotency_key)
-            key = f"metrics:{execution_id}:{idempotency_key}"
+            key = stored_key(execution_id, idempotency_key)
         async with self._connection(write=True) as db:
             if self._postgres:
                 # Serialise writers of this run: the idempotency check, the

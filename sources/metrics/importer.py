@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sources.cloudwatch import CloudWatchSource
 from sources.errors import MlmetaError
 from sources.metadb.db import MetaDB
-from sources.metadb.metrics import MetricStore
+from sources.metadb.metrics import MetricStore, stored_key
 from sources.metadb.models import IdempotencyKey
 from sources.metadb.pipelines import PipelineStore
 from sources.metrics.model import MAX_BATCH_POINTS, PointIn
@@ -66,7 +66,7 @@ class TrainingMetricsImporter:
                     wanted.setdefault(step.resource_arn, execution_id)
         if not wanted:
             return
-        stored_keys = {arn: f"metrics:{wanted[arn]}:{import_key(arn)}" for arn in wanted}
+        stored_keys = {arn: stored_key(wanted[arn], import_key(arn)) for arn in wanted}
         done = await self._recorded(list(stored_keys.values()))
         todo = [arn for arn in wanted if stored_keys[arn] not in done]
         if not todo:
