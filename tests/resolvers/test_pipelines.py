@@ -217,3 +217,23 @@ def test_an_unknown_state_machine_is_null(demo: DemoGateway) -> None:
     arn = MACHINE.replace("churn-training-pipeline", "no-such-machine")
     query = "query ($ref: String!) { pipeline(ref: $ref) { name } }"
     assert gql(demo.client, query, {"ref": arn})["data"] == {"pipeline": None}
+
+
+def test_final_metrics_of_the_training_job_a_run_ran_are_imported_once(
+    demo: DemoGateway,
+) -> None:
+    app_resources = demo.client.app.state.resources  # type: ignore[attr-defined]
+    sagemaker = CountingClient(app_resources.sagemaker._client)
+    app_resources.sagemaker._client = sagemaker
+    query = """query ($id: ID!) { node(id: $id) { ... on PipelineExecution {
+        metrics { name value } } } }"""
+    variables = {"id": execution_id("tuned-600-rounds")}
+    gql(demo.client, STEPS, variables)  # the finished run and its steps are stored
+    first = gql(demo.client, query, variables)["data"]["node"]["metrics"]
+    # moto completes training jobs at once, with one canned final metric
+    assert {"name": "train:progress", "value": 100.0} in first
+    assert sagemaker.calls["describe_training_job"] >= 1
+    sagemaker.calls.clear()
+    again = gql(demo.client, query, variables)["data"]["node"]["metrics"]
+    assert again == first
+    assert sagemaker.total() == 0
