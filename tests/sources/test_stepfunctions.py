@@ -421,6 +421,7 @@ async def test_failing_branch_fails_the_parallel_and_aborts_its_sibling(
     assert {s.name: s.status for s in steps} == {
         "Features": S.FAILED,
         "Slow": S.ABORTED,
+        "Settle": S.SUCCEEDED,
         "Broken": S.FAILED,
     }
     assert by_name(steps)["Broken"].error == "BranchFailed"

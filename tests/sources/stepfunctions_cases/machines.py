@@ -143,10 +143,15 @@ PARALLEL_FAILS = {
         "Features": {
             "Type": "Parallel",
             "Branches": [
-                {"StartAt": "Slow", "States": {"Slow": wait(2, End=True)}},
+                {"StartAt": "Slow", "States": {"Slow": wait(4, End=True)}},
                 {
-                    "StartAt": "Broken",
-                    "States": {"Broken": {"Type": "Fail", "Error": "BranchFailed", "Cause": "b"}},
+                    # Settle first, so Slow has surely been entered when Broken fails
+                    # (the branches really run concurrently, and a loaded machine is slow).
+                    "StartAt": "Settle",
+                    "States": {
+                        "Settle": wait(1, Next="Broken"),
+                        "Broken": {"Type": "Fail", "Error": "BranchFailed", "Cause": "b"},
+                    },
                 },
             ],
             "End": True,
