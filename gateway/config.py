@@ -99,6 +99,7 @@ class Settings:
     poll_interval_seconds: float = 2.0
     events_secret: str = ""
     max_step_fetches: int = 8
+    registry_cache_seconds: float = 30.0
 
     demo: bool = False
 
@@ -172,6 +173,8 @@ SETTINGS_DOC: dict[str, str] = {
     "(empty: endpoint off).",
     "max_step_fetches": "Concurrent run-detail fetches from AWS (DescribeExecution, "
     "GetExecutionHistory) per process.",
+    "registry_cache_seconds": "How long the account-wide indexes (SageMaker endpoints and "
+    "model cards, catalog entities claiming models and datasets) are reused before re-reading.",
     "demo": "Start a local moto server, write the demo catalog and seed demo data.",
 }
 

@@ -16,8 +16,20 @@ from strawberry.dataloader import DataLoader
 
 from gateway.auth.principal import Principal
 from sources.catalog.model import Entity
-from sources.metadb.models import ExecutionStatus
+from sources.lineage.model import DatasetRow, Direction, NodeType, node_key, split_key
+from sources.metadb.models import ExecutionStatus, LineageEdgeKind
 from sources.metrics.model import Evolution, EvolutionRequest, MetricSummary, Series, SeriesRequest
+from sources.models.model import (
+    ApprovalStatus,
+    CardRecord,
+    DatasetRef,
+    DeploymentInfo,
+    ModelInfo,
+    VersionDetail,
+    VersionPage,
+    VersionSummary,
+)
+from sources.models.service import ModelEntity
 from sources.pipelines.model import (
     ExecutionInfo,
     ExecutionPage,
@@ -30,6 +42,8 @@ if TYPE_CHECKING:
     from gateway.resources import Resources
 
 PageKey = tuple[str, tuple[ExecutionStatus, ...], datetime | None, int, str | None]
+VersionPageKey = tuple[str, ApprovalStatus | None, int, str | None]
+ModelsPage = tuple[list[ModelInfo], str | None]
 
 
 @dataclass
@@ -44,6 +58,22 @@ class Loaders:
     series_by_request: DataLoader[SeriesRequest, list[Series]]
     metric_names_by_pipeline: DataLoader[str, list[str]]
     evolution_by_request: DataLoader[EvolutionRequest, list[Evolution]]
+    models_by_key: DataLoader[str, ModelInfo | None]
+    models_page: DataLoader[tuple[int, str | None], ModelsPage]
+    model_entity_by_group: DataLoader[str, ModelEntity | None]
+    versions_page: DataLoader[VersionPageKey, VersionPage]
+    latest_version_by_model: DataLoader[tuple[str, ApprovalStatus | None], VersionSummary | None]
+    versions_by_arn: DataLoader[str, VersionSummary | None]
+    version_details_by_arn: DataLoader[str, VersionDetail | None]
+    trained_by_version: DataLoader[str, str | None]
+    deployments_by_version: DataLoader[tuple[str, str | None], list[DeploymentInfo]]
+    deployment_by_arn: DataLoader[str, DeploymentInfo | None]
+    models_trained_by_entity: DataLoader[str, list[str]]
+    cards_by_version: DataLoader[str, list[CardRecord]]
+    card_history: DataLoader[CardRecord, list[CardRecord]]
+    inputs_by_execution: DataLoader[str, list[DatasetRef]]
+    datasets_by_key: DataLoader[str, DatasetRow | None]
+    dataset_entity_by_uri: DataLoader[str, ModelEntity | None]
 
     @classmethod
     def build(cls, resources: Resources, principal: Principal) -> Loaders:
@@ -81,7 +111,74 @@ class Loaders:
         async def load_evolutions(requests: list[EvolutionRequest]) -> list[list[Evolution]]:
             return list(await asyncio.gather(*(metrics.evolution(r) for r in requests)))
 
+        models = resources.models
+
+        async def load_model_entities(groups: list[str]) -> list[ModelEntity | None]:
+            index = await models.entities_of_models()
+            return [index.get(group) for group in groups]
+
+        async def load_version_pages(keys: list[VersionPageKey]) -> list[VersionPage]:
+            return list(
+                await asyncio.gather(*(models.list_versions(g, s, f, a) for g, s, f, a in keys))
+            )
+
+        async def load_model_pages(keys: list[tuple[int, str | None]]) -> list[ModelsPage]:
+            return list(await asyncio.gather(*(models.list_models(f, a) for f, a in keys)))
+
+        details_loader: DataLoader[str, VersionDetail | None] = DataLoader(
+            load_fn=models.details_by_arns
+        )
+
+        async def load_trained_by(arns: list[str]) -> list[str | None]:
+            details = await details_loader.load_many(arns)
+            known = [(i, d) for i, d in enumerate(details) if d is not None]
+            runs = await models.trained_by([d for _, d in known])
+            found: list[str | None] = [None] * len(arns)
+            for (index, _), run in zip(known, runs, strict=True):
+                found[index] = run
+            return found
+
+        cards = resources.cards
+        lineage = resources.lineage
+
+        async def load_histories(keys: list[CardRecord]) -> list[list[CardRecord]]:
+            return list(await asyncio.gather(*(cards.history(card) for card in keys)))
+
+        async def load_inputs(execution_ids: list[str]) -> list[list[DatasetRef]]:
+            keys = [node_key(NodeType.PIPELINE_EXECUTION, e) for e in execution_ids]
+            edges = await lineage.neighbours(keys, Direction.UPSTREAM)
+            inputs: dict[str, list[DatasetRef]] = {key: [] for key in keys}
+            for edge in edges:
+                if edge.kind is LineageEdgeKind.CONSUMED and edge.to_key in inputs:
+                    dataset = dataset_ref_of(edge.from_key)
+                    if dataset is not None:
+                        inputs[edge.to_key].append(dataset)
+            return [inputs[key] for key in keys]
+
+        async def load_trained_models(refs: list[str]) -> list[list[str]]:
+            index = await models.entities_of_models()
+            return [
+                sorted(g for g, e in index.items() if ref in e.depends_on and ":" not in g)
+                for ref in refs
+            ]
+
         return cls(
+            models_trained_by_entity=DataLoader(load_fn=load_trained_models),
+            cards_by_version=DataLoader(load_fn=cards.saved_cards),
+            card_history=DataLoader(load_fn=load_histories, cache_key_fn=_card_key),
+            inputs_by_execution=DataLoader(load_fn=load_inputs),
+            datasets_by_key=DataLoader(load_fn=lineage.datasets_by_ids),
+            dataset_entity_by_uri=DataLoader(load_fn=models.dataset_entities),
+            models_by_key=DataLoader(load_fn=models.models_by_keys),
+            models_page=DataLoader(load_fn=load_model_pages),
+            model_entity_by_group=DataLoader(load_fn=load_model_entities),
+            versions_page=DataLoader(load_fn=load_version_pages),
+            latest_version_by_model=DataLoader(load_fn=models.latest_versions),
+            versions_by_arn=DataLoader(load_fn=models.versions_by_arns),
+            version_details_by_arn=details_loader,
+            trained_by_version=DataLoader(load_fn=load_trained_by),
+            deployments_by_version=DataLoader(load_fn=models.deployments_for),
+            deployment_by_arn=DataLoader(load_fn=models.deployments_by_arns),
             entities_by_ref=DataLoader(load_fn=load_entities),
             pipelines_by_id=DataLoader(load_fn=pipelines.pipelines_by_ids),
             executions_by_id=DataLoader(load_fn=pipelines.executions_by_ids),
@@ -97,3 +194,18 @@ class Loaders:
 
 def _page_key(key: PageKey) -> Hashable:
     return key
+
+
+def _card_key(card: CardRecord) -> Hashable:
+    return (card.source, card.model_version_arn, card.name)
+
+
+def dataset_ref_of(key: str) -> DatasetRef | None:
+    """The dataset a ``Dataset:`` lineage node key names (None for other node types)."""
+    node, natural = split_key(key)
+    if node is not NodeType.DATASET:
+        return None
+    uri, at, version = natural.rpartition("@")
+    if at and "://" in uri:
+        return DatasetRef(uri=uri, version=version or None)
+    return DatasetRef(uri=natural)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sources.metadb.cards import CardStore
 
 from gateway.auth.authenticator import Authenticator
 from gateway.config import Settings
@@ -20,11 +21,16 @@ from sources.catalog.model import CatalogSource
 from sources.cloudwatch import CloudWatchSource
 from sources.health import Checkable
 from sources.metadb import MetaDB, upgrade
+from sources.metadb.lineage import LineageStore
 from sources.metadb.metrics import MetricStore
+from sources.metadb.model_versions import ModelVersionStore
 from sources.metadb.pipelines import PipelineStore
 from sources.metrics.importer import TrainingMetricsImporter
+from sources.models.cards import CardService
+from sources.models.service import ModelService
 from sources.pipelines.service import PipelineService
 from sources.sagemaker import SageMakerSource
+from sources.sagemaker.registry_source import SageMakerRegistry
 from sources.stepfunctions import StepFunctionsSource
 
 log = logging.getLogger("mlmeta")
@@ -40,6 +46,9 @@ class Resources:
     pipelines: PipelineService
     metrics: MetricStore
     importer: TrainingMetricsImporter
+    models: ModelService
+    cards: CardService
+    lineage: LineageStore
     stepfunctions: StepFunctionsSource | None = None
     sagemaker: SageMakerSource | None = None
     checkables: list[Checkable] = field(default_factory=list)
@@ -74,14 +83,18 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             timeout_seconds=settings.aws_timeout_seconds,
             max_attempts=settings.aws_max_attempts,
         )
-        stepfunctions = sagemaker = cloudwatch = None
+        stepfunctions = sagemaker = cloudwatch = registry = None
         if settings.stepfunctions_enabled:
             stepfunctions = StepFunctionsSource(
                 await open_client(stack, "stepfunctions", aws), region=settings.aws_region
             )
         if settings.sagemaker_enabled:
-            sagemaker = SageMakerSource(
-                await open_client(stack, "sagemaker", aws), region=settings.aws_region
+            sagemaker_client = await open_client(stack, "sagemaker", aws)
+            sagemaker = SageMakerSource(sagemaker_client, region=settings.aws_region)
+            registry = SageMakerRegistry(
+                sagemaker_client,
+                settings.aws_region,
+                cache_seconds=settings.registry_cache_seconds,
             )
             cloudwatch = CloudWatchSource(await open_client(stack, "cloudwatch", aws))
         pipeline_store = PipelineStore(metadb)
@@ -99,6 +112,14 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             importer=TrainingMetricsImporter(
                 metadb, pipeline_store, metric_store, sagemaker, cloudwatch
             ),
+            models=ModelService(
+                registry,
+                ModelVersionStore(metadb),
+                catalog,
+                index_ttl=settings.registry_cache_seconds,
+            ),
+            cards=CardService(CardStore(metadb), registry),
+            lineage=LineageStore(metadb),
             stepfunctions=stepfunctions,
             sagemaker=sagemaker,
         )

@@ -17,8 +17,10 @@ from strawberry.extensions import (
 from gateway.config import Settings
 from gateway.extensions.error_codes import ErrorCodes
 from gateway.extensions.page_size import max_page_size
+from resolvers.cards_write import CardMutation
 from resolvers.catalog import CatalogQuery
 from resolvers.metrics_query import MetricsMutation, MetricsQuery
+from resolvers.models_query import ModelQuery
 from resolvers.node import NodeQuery
 from resolvers.operations import OperationsQuery
 from resolvers.pipelines_query import PipelineMutation, PipelineQuery, PipelineSubscription
@@ -26,12 +28,12 @@ from resolvers.scalars import SCALAR_OVERRIDES
 
 
 @strawberry.type(description="Everything a portal page, an analyst or an audit job can read.")
-class Query(NodeQuery, OperationsQuery, CatalogQuery, PipelineQuery, MetricsQuery):
+class Query(NodeQuery, OperationsQuery, CatalogQuery, PipelineQuery, MetricsQuery, ModelQuery):
     pass
 
 
-@strawberry.type(description="Writes: pushed runs (and, later, metrics, cards, lineage).")
-class Mutation(PipelineMutation, MetricsMutation):
+@strawberry.type(description="Writes: pushed runs, metrics, model cards.")
+class Mutation(PipelineMutation, MetricsMutation, CardMutation):
     pass
 
 

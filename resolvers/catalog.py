@@ -18,6 +18,7 @@ from sources.catalog.refs import entity_ref_of, parse_ref
 from sources.errors import InputError
 
 if TYPE_CHECKING:
+    from resolvers.models import Model
     from resolvers.pipelines import Pipeline
 
 _FACET = re.compile(r"^[A-Za-z0-9_.\-/]{1,100}$")
@@ -149,6 +150,16 @@ class CatalogEntity(Node):
         from resolvers.pipelines_query import pipeline_for_entity
 
         return await pipeline_for_entity(info, self.raw)
+
+    @strawberry.field(
+        description="Set when the entity claims a registered model by its annotations."
+    )
+    async def model(
+        self, info: Info
+    ) -> Annotated[Model, strawberry.lazy("resolvers.models")] | None:
+        from resolvers.models_query import model_for_entity
+
+        return await model_for_entity(info, self.raw)
 
     @strawberry.field(description="The system the entity is part of (spec.system).")
     async def system(self, info: Info) -> CatalogEntity | None:

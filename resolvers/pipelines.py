@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -24,6 +25,9 @@ from sources.errors import InputError
 from sources.metadb.models import ExecutionStatus, Orchestrator
 from sources.metrics.model import EvolutionRequest
 from sources.pipelines.model import ExecutionInfo, PipelineGraph, PipelineInfo, StepState
+
+if TYPE_CHECKING:
+    from resolvers.models import Model
 
 ExecutionStatusEnum = strawberry.enum(
     ExecutionStatus, name="ExecutionStatus", description="Where a run (or a step of it) stands."
@@ -281,6 +285,22 @@ class Pipeline(Node):
                 end_cursor=page.next_token,
             ),
         )
+
+    @strawberry.field(
+        description="Models this pipeline trains: ml-model entities that dependsOn the "
+        "pipeline's catalog entity."
+    )
+    async def models(
+        self, info: Info
+    ) -> list[Annotated[Model, strawberry.lazy("resolvers.models")]]:
+        from resolvers.models import load_model
+
+        ref = self.pipeline.entity_ref
+        if ref is None:
+            return []
+        groups = await info.context.loaders.models_trained_by_entity.load(ref.lower())
+        found = await asyncio.gather(*(load_model(info, g) for g in groups))
+        return [m for m in found if m is not None]
 
     @strawberry.field(description="Names of every metric any run of this pipeline reported.")
     async def metric_names(self, info: Info) -> list[str]:

@@ -95,6 +95,8 @@ class DemoSummary:
     approval_counts: dict[str, int] = field(default_factory=dict)
     # model card name -> number of card versions
     model_card_versions: dict[str, int] = field(default_factory=dict)
+    # SageMaker endpoint names (churn-model version 3 in production)
+    endpoints: list[str] = field(default_factory=list)
     # SageMaker pipeline execution display name -> ARN
     sagemaker_pipeline_executions: dict[str, str] = field(default_factory=dict)
     buckets: list[str] = field(default_factory=list)
@@ -163,6 +165,7 @@ async def seed_aws(endpoint_url: str, region: str = "us-east-1") -> DemoSummary:
             approvals.update(v.get("ModelApprovalStatus", "") for v in versions)
         summary.approval_counts = dict(approvals)
         summary.model_card_versions = await sagemaker_seed.card_version_counts(sm)
+        summary.endpoints = await sagemaker_seed.endpoint_names(sm)
     log.info("demo AWS data: %d created, executions %s", len(created), summary.status_counts)
     return summary
 
@@ -362,6 +365,7 @@ async def _run_executions(
                 "state machines? (start_moto turns its execute_state_machine config on)"
             )
     await sagemaker_seed.ensure_scoring_model(sm, region, created)
+    await sagemaker_seed.ensure_endpoint(sm, region, created)
     for scoring_run in SCORING_RUNS:
         if scoring_run.expect == "SUCCEEDED" and scoring_run.name not in have[scoring]:
             payload = scoring_run.input()

@@ -1,4 +1,4 @@
-"""Seeds the SageMaker side: registry groups, approvals, the fraud pipeline, model cards.
+"""Seeds the SageMaker side: registry groups, approvals, an endpoint, the fraud pipeline, cards.
 
 Every step first looks at what exists, so seeding twice changes nothing.
 Clients are aiobotocore clients (``Any``-typed).
@@ -40,6 +40,8 @@ GROUPS = {
     FRAUD_GROUP: "Card-fraud detector (LightGBM), trained by the fraud-detector-training pipeline.",
 }
 OWNERS = {CHURN_GROUP: "ml-platform", FRAUD_GROUP: "fraud-team"}
+ENDPOINT = "churn-model-prod"
+ENDPOINT_CONFIG = "churn-model-prod-config"
 
 
 async def ensure_groups(sm: Any, created: list[str]) -> None:
@@ -118,6 +120,58 @@ async def ensure_scoring_model(sm: Any, region: str, created: list[str]) -> None
         Tags=[{"Key": "model-package-arn", "Value": versions[2]["ModelPackageArn"]}],
     )
     created.append(f"model/{SCORING_MODEL}")
+
+
+async def ensure_endpoint(sm: Any, region: str, created: list[str]) -> None:
+    """Production serves churn-model version 3: an endpoint on the scoring model.
+
+    The model was made from the version's artefact, not from the package, so
+    the registry finds the version through the model's ``model-package-arn``
+    tag. moto's endpoints are InService at once and serve nothing.
+    """
+    try:
+        await sm.describe_endpoint(EndpointName=ENDPOINT)
+        return
+    except ClientError:
+        pass
+    try:
+        await sm.describe_model(ModelName=SCORING_MODEL)
+    except ClientError:
+        log.warning("no model %s in %s, cannot create endpoint %s", SCORING_MODEL, region, ENDPOINT)
+        return
+    try:
+        await sm.describe_endpoint_config(EndpointConfigName=ENDPOINT_CONFIG)
+    except ClientError:
+        await sm.create_endpoint_config(
+            EndpointConfigName=ENDPOINT_CONFIG,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": SCORING_MODEL,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+            Tags=[{"Key": "app", "Value": "mlmeta-demo"}],
+        )
+        created.append(f"endpoint-config/{ENDPOINT_CONFIG}")
+    await sm.create_endpoint(
+        EndpointName=ENDPOINT,
+        EndpointConfigName=ENDPOINT_CONFIG,
+        Tags=[
+            {"Key": "environment", "Value": "production"},
+            {"Key": "team", "Value": OWNERS[CHURN_GROUP]},
+            {"Key": "app", "Value": "mlmeta-demo"},
+        ],
+    )
+    created.append(f"endpoint/{ENDPOINT}")
+
+
+async def endpoint_names(sm: Any) -> list[str]:
+    """The demo's endpoints that exist (for the seed's summary)."""
+    page = await sm.list_endpoints(NameContains=ENDPOINT, MaxResults=100)
+    return sorted(e["EndpointName"] for e in page.get("Endpoints", []))
 
 
 async def ensure_fraud_pipeline(sm: Any, region: str, created: list[str]) -> dict[str, str]:

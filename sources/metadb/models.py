@@ -237,6 +237,27 @@ class Dataset(MetaDBModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
 
 
+class ModelVersionFacts(MetaDBModel, table=True):
+    """What a model version was registered with: fetched from the registry once.
+
+    A model package's artefact, provenance and reports do not change after
+    registration, so they are stored like finished executions and never asked
+    of AWS again. Approval status does change and is not kept here.
+    """
+
+    __tablename__ = "model_versions"
+
+    arn: str = Field(primary_key=True, sa_type=sa.String())
+    group_name: str = Field(sa_type=sa.String())
+    version: int = Field(sa_type=sa.Integer())
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    artifact_uri: str | None = Field(default=None, sa_type=sa.String())
+    generated_by: str | None = Field(default=None, sa_type=sa.String())
+    customer_metadata: dict[str, Any] = Field(default_factory=dict, sa_type=json_document())
+    model_metrics: dict[str, Any] = Field(default_factory=dict, sa_type=json_document())
+    fetched_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
 class ModelCardRevision(MetaDBModel, table=True):
     """Every edit of a model card is a new row; old revisions stay readable.
 
@@ -271,8 +292,20 @@ class LineageEdge(MetaDBModel, table=True):
 
     __tablename__ = "lineage_edges"
     __table_args__ = (
-        sa.Index("ix_lineage_edges_from_id", "from_id"),
-        sa.Index("ix_lineage_edges_to_id", "to_id"),
+        # One range per node and direction, already cut at ``recorded_at <= t``;
+        # PostgreSQL answers a graph walk from the index alone (migration 0003).
+        sa.Index(
+            "ix_lineage_edges_from_id_recorded_at",
+            "from_id",
+            "recorded_at",
+            postgresql_include=["to_id", "kind", "retired_at", "origin"],
+        ),
+        sa.Index(
+            "ix_lineage_edges_to_id_recorded_at",
+            "to_id",
+            "recorded_at",
+            postgresql_include=["from_id", "kind", "retired_at", "origin"],
+        ),
         sa.Index(
             "uq_lineage_edges_live",
             "from_id",

@@ -1,0 +1,1 @@
+"""The model-registry domain (models, versions, deployments, cards), independent of source."""

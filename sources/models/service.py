@@ -1,0 +1,271 @@
+"""Models, versions, deployments and cards: the registry, the metadb and the catalog together.
+
+Every method is batch-shaped (one call per loader tick): the registry is asked
+once per batch, version facts are read from the metadb and fetched from the
+registry only the first time, and the catalog entities that claim models are
+indexed once per ``index_ttl`` seconds for everyone (principal-free).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gateway.auth.principal import Principal, PrincipalKind
+from sources.catalog.annotations import (
+    DATASET_URI,
+    MODEL_PACKAGE_GROUP,
+    SPEC_TYPE_DATASET,
+    SPEC_TYPE_MODEL,
+    first_annotation,
+)
+from sources.catalog.model import CatalogSource, Entity, EntityFilter, EntityQuery
+from sources.catalog.refs import entity_ref_of, parse_ref
+from sources.errors import InputError, UpstreamError
+from sources.metadb.model_versions import ModelVersionStore
+from sources.models.model import (
+    ApprovalStatus,
+    DeploymentInfo,
+    ModelInfo,
+    VersionDetail,
+    VersionPage,
+    VersionSummary,
+)
+
+if TYPE_CHECKING:
+    from sources.sagemaker.registry_source import SageMakerRegistry
+
+CATALOG_PRINCIPAL = Principal(subject="mlmeta", kind=PrincipalKind.SERVICE)
+MAX_INDEXED_ENTITIES = 1000
+INDEX_PAGE = 100
+EXECUTION_KEYS = ("mlmeta:execution-arn", "mlmeta:pipeline-execution-arn")
+TRAINING_JOB_KEY = "mlmeta:training-job-arn"
+DATASET_PREFIX = "dataset:"
+
+
+def group_name(name_or_arn: str) -> str:
+    """``churn-model`` from a group name or a model-package-group ARN."""
+    value = name_or_arn.strip()
+    if value.startswith("arn:"):
+        _, sep, name = value.partition(":model-package-group/")
+        if not sep or not name:
+            raise InputError(f"{value[:200]!r} is not a model package group ARN")
+        return name
+    if not value:
+        raise InputError("a model name must not be empty")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelEntity:
+    """The catalog entity that claims a model, and its owner."""
+
+    ref: str
+    owner: str | None
+    depends_on: tuple[str, ...] = ()
+    """Refs the entity depends on (its ``dependsOn`` relations): the pipeline training it."""
+
+
+class ModelService:
+    def __init__(
+        self,
+        registry: SageMakerRegistry | None,
+        versions: ModelVersionStore,
+        catalog: CatalogSource,
+        *,
+        index_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._registry = registry
+        self._versions = versions
+        self._catalog = catalog
+        self._index_ttl = index_ttl
+        self._clock = clock
+        self._index: tuple[float, dict[str, ModelEntity]] | None = None
+        self._index_lock = asyncio.Lock()
+
+    @property
+    def registry(self) -> SageMakerRegistry:
+        if self._registry is None:
+            raise UpstreamError(
+                "the SageMaker model registry is not configured", source="sagemaker"
+            )
+        return self._registry
+
+    # ---- models ----------------------------------------------------------------------------
+
+    async def models_by_keys(self, keys: Sequence[str]) -> list[ModelInfo | None]:
+        """Models by group name or ARN, in key order; None for an unknown one."""
+        return await self.registry.describe_groups([group_name(k) for k in keys])
+
+    async def entities_of_models(self) -> dict[str, ModelEntity]:
+        """Group name -> the catalog entity that claims it (``ml-model`` with the annotation).
+
+        Dataset entities are in the same index, under ``dataset:<uri>``."""
+        now = self._clock()
+        if self._index is not None and self._index[0] > now:
+            return self._index[1]
+        async with self._index_lock:
+            if self._index is not None and self._index[0] > self._clock():
+                return self._index[1]
+            index = await self._read_index()
+            self._index = (self._clock() + self._index_ttl, index)
+            return index
+
+    async def _read_index(self) -> dict[str, ModelEntity]:
+        """Models by group name, and datasets by URI prefix (keys ``dataset:<uri>``)."""
+        index: dict[str, ModelEntity] = {}
+        cursor: str | None = None
+        query_filter = EntityFilter(spec_types=(SPEC_TYPE_MODEL, SPEC_TYPE_DATASET))
+        for _ in range(MAX_INDEXED_ENTITIES // INDEX_PAGE):
+            page = await self._catalog.query_entities(
+                EntityQuery(filter=query_filter, limit=INDEX_PAGE, cursor=cursor),
+                CATALOG_PRINCIPAL,
+            )
+            for entity in page.items:
+                claimed = _claim(entity)
+                if claimed is not None:
+                    index.setdefault(
+                        claimed,
+                        ModelEntity(
+                            str(entity_ref_of(entity)), _owner(entity), _depends_on(entity)
+                        ),
+                    )
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return index
+
+    async def dataset_entities(self, uris: Sequence[str]) -> list[ModelEntity | None]:
+        """Per dataset URI, the entity whose ``mlmeta.io/dataset-uri`` is its longest prefix."""
+        index = await self.entities_of_models()
+        prefixes = sorted(
+            (
+                (key.removeprefix(DATASET_PREFIX), e)
+                for key, e in index.items()
+                if key.startswith(DATASET_PREFIX)
+            ),
+            key=lambda item: -len(item[0]),
+        )
+        return [next((e for p, e in prefixes if uri.startswith(p)), None) for uri in uris]
+
+    # ---- versions --------------------------------------------------------------------------
+
+    async def list_versions(
+        self, group: str, status: ApprovalStatus | None, first: int, after: str | None
+    ) -> VersionPage:
+        return await self.registry.list_versions(
+            group_name(group), status=status, max_results=first, next_token=after
+        )
+
+    async def latest_versions(
+        self, keys: Sequence[tuple[str, ApprovalStatus | None]]
+    ) -> list[VersionSummary | None]:
+        return list(
+            await asyncio.gather(
+                *(self.registry.latest_version(group_name(g), status) for g, status in keys)
+            )
+        )
+
+    async def versions_by_arns(self, arns: Sequence[str]) -> list[VersionSummary | None]:
+        return await self.registry.versions_by_arns(arns)
+
+    async def details_by_arns(self, arns: Sequence[str]) -> list[VersionDetail | None]:
+        """Registration facts: from the metadb, or fetched once and stored."""
+        stored = await self._versions.details(arns)
+        missing = [arn for arn, detail in zip(arns, stored, strict=True) if detail is None]
+        if not missing:
+            return stored
+        fetched = await self.registry.version_details(missing)
+        await self._versions.save([d for d in fetched if d is not None])
+        by_arn = {arn: d for arn, d in zip(missing, fetched, strict=True)}
+        return [
+            d if d is not None else by_arn.get(arn) for arn, d in zip(arns, stored, strict=True)
+        ]
+
+    async def deployments_for(
+        self, versions: Sequence[tuple[str, str | None]]
+    ) -> list[list[DeploymentInfo]]:
+        return await self.registry.deployments_for(versions)
+
+    async def list_models(
+        self, first: int, after: str | None
+    ) -> tuple[list[ModelInfo], str | None]:
+        return await self.registry.list_groups(max_results=first, next_token=after)
+
+    async def deployments_by_arns(self, arns: Sequence[str]) -> list[DeploymentInfo | None]:
+        by_arn = {d.arn: d for d in await self.registry.deployments()}
+        return [by_arn.get(arn) for arn in arns]
+
+    async def trained_by(self, details: Sequence[VersionDetail]) -> list[str | None]:
+        """The run that trained each version, from what the registering pipeline recorded.
+
+        In order: the run ARN the pipeline put in the customer metadata, the
+        registration's ``GeneratedBy`` when it is a run ARN, else the stored run
+        whose step ran the training job named in the customer metadata.
+        """
+        found: list[str | None] = []
+        jobs: dict[int, str] = {}
+        for index, detail in enumerate(details):
+            run = next(
+                (
+                    detail.customer_metadata[k]
+                    for k in EXECUTION_KEYS
+                    if detail.customer_metadata.get(k)
+                ),
+                None,
+            )
+            if run is None and detail.generated_by and _is_run_arn(detail.generated_by):
+                run = detail.generated_by
+            if run is None and (job := detail.customer_metadata.get(TRAINING_JOB_KEY)):
+                jobs[index] = job
+            found.append(run)
+        if jobs:
+            runs = await self._versions.executions_by_job_arns(list(jobs.values()))
+            for index, run in zip(jobs, runs, strict=True):
+                found[index] = run
+        return found
+
+
+def _is_run_arn(arn: str) -> bool:
+    return (arn.startswith("arn:aws") and ":execution:" in arn) or (
+        ":pipeline/" in arn and "/execution/" in arn
+    )
+
+
+def _claim(entity: Entity) -> str | None:
+    """The index key an entity claims: its model's group name, or ``dataset:<uri>``."""
+    dataset = first_annotation(entity, DATASET_URI)
+    if dataset is not None:
+        return DATASET_PREFIX + dataset
+    claimed = first_annotation(entity, MODEL_PACKAGE_GROUP)
+    if claimed is None:
+        return None
+    try:
+        return group_name(claimed)
+    except InputError:
+        return None
+
+
+def _depends_on(entity: Entity) -> tuple[str, ...]:
+    refs = []
+    for relation in entity.get("relations") or []:
+        if isinstance(relation, dict) and relation.get("type") == "dependsOn":
+            target = relation.get("targetRef")
+            if isinstance(target, str):
+                refs.append(target.lower())
+    return tuple(refs)
+
+
+def _owner(entity: Entity) -> str | None:
+    spec = entity.get("spec")
+    owner = spec.get("owner") if isinstance(spec, dict) else None
+    if not isinstance(owner, str) or not owner:
+        return None
+    try:
+        return str(parse_ref(owner, default_kind="group"))
+    except InputError:
+        return None

@@ -1,0 +1,82 @@
+"""Bounded fan-out of AWS calls, and a TTL cache whose refresh concurrent callers share."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+async def gather_limited(
+    keys: Iterable[K], call: Callable[[K], Awaitable[V]], *, limit: int
+) -> dict[K, V]:
+    """``call`` once per distinct key, at most ``limit`` running at once.
+
+    Any failure cancels the rest and is raised as itself (not an ExceptionGroup),
+    so callers see the source's own error.
+    """
+    semaphore = asyncio.Semaphore(limit)
+
+    async def limited(key: K) -> V:
+        async with semaphore:
+            return await call(key)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = {key: group.create_task(limited(key)) for key in dict.fromkeys(keys)}
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0]  # noqa: B904 - keeps the error's own cause chain
+    return {key: task.result() for key, task in tasks.items()}
+
+
+class TtlCache(Generic[V]):
+    """One value, loaded by ``load`` and kept for ``ttl_seconds``.
+
+    Callers arriving while a load runs wait for that load instead of starting
+    their own, so a burst of requests after expiry costs one refresh. A failed
+    load is not cached: the next caller tries again. Only for data that is the
+    same for every principal.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], Awaitable[V]],
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._value: tuple[float, V] | None = None
+        self._loading: asyncio.Task[V] | None = None
+
+    async def get(self) -> V:
+        if self._value is not None and self._clock() < self._value[0]:
+            return self._value[1]
+        if self._loading is None:
+            self._loading = asyncio.create_task(self._refresh())
+            self._loading.add_done_callback(_retrieve)
+        # Shielded: a cancelled caller must not cancel the load the others wait for.
+        return await asyncio.shield(self._loading)
+
+    def clear(self) -> None:
+        """Forget the value; a load already running still finishes and is kept."""
+        self._value = None
+
+    async def _refresh(self) -> V:
+        try:
+            value = await self._load()
+            self._value = (self._clock() + self._ttl, value)
+            return value
+        finally:
+            self._loading = None
+
+
+def _retrieve(task: asyncio.Task[V]) -> None:
+    """Mark a failed load's error as seen: every caller waiting got it, or has gone."""
+    if not task.cancelled():
+        task.exception()
