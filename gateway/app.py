@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from gateway.config import Settings, load_settings
 from gateway.http import BodySizeLimit, healthz, readyz, sdl
 from gateway.ingest import metrics_endpoint
+from gateway.lineage_http import lineage_endpoint
 from gateway.realtime import stepfunctions_events_endpoint
 from gateway.resources import open_resources
 from gateway.schema import build_schema
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route(
                 "/api/v1/executions/{execution:path}/metrics", metrics_endpoint, methods=["POST"]
             ),
+            Route("/api/v1/lineage", lineage_endpoint, methods=["POST"]),
         ],
         middleware=[Middleware(BodySizeLimit, limit=settings.max_body_bytes)],
         lifespan=lifespan,

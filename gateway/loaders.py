@@ -16,7 +16,14 @@ from strawberry.dataloader import DataLoader
 
 from gateway.auth.principal import Principal
 from sources.catalog.model import Entity
-from sources.lineage.model import DatasetRow, Direction, NodeType, node_key, split_key
+from sources.lineage.model import (
+    DatasetRow,
+    Direction,
+    NodeType,
+    node_key,
+    split_dataset_key,
+    split_key,
+)
 from sources.metadb.models import ExecutionStatus, LineageEdgeKind
 from sources.metrics.model import Evolution, EvolutionRequest, MetricSummary, Series, SeriesRequest
 from sources.models.model import (
@@ -72,6 +79,7 @@ class Loaders:
     cards_by_version: DataLoader[str, list[CardRecord]]
     card_history: DataLoader[CardRecord, list[CardRecord]]
     inputs_by_execution: DataLoader[str, list[DatasetRef]]
+    models_by_execution: DataLoader[str, list[str]]
     datasets_by_key: DataLoader[str, DatasetRow | None]
     dataset_entity_by_uri: DataLoader[str, ModelEntity | None]
 
@@ -139,12 +147,25 @@ class Loaders:
             return found
 
         cards = resources.cards
-        lineage = resources.lineage
+        lineage = resources.lineage.store
+        refresh = resources.lineage.refresh
 
         async def load_histories(keys: list[CardRecord]) -> list[list[CardRecord]]:
             return list(await asyncio.gather(*(cards.history(card) for card in keys)))
 
+        async def load_outputs(execution_ids: list[str]) -> list[list[str]]:
+            await refresh()
+            keys = [node_key(NodeType.PIPELINE_EXECUTION, e) for e in execution_ids]
+            edges = await lineage.neighbours(keys, Direction.DOWNSTREAM)
+            outputs: dict[str, list[str]] = {key: [] for key in keys}
+            for edge in edges:
+                node, natural = split_key(edge.to_key)
+                if edge.kind is LineageEdgeKind.PRODUCED and node is NodeType.MODEL_VERSION:
+                    outputs.setdefault(edge.from_key, []).append(natural)
+            return [outputs[key] for key in keys]
+
         async def load_inputs(execution_ids: list[str]) -> list[list[DatasetRef]]:
+            await refresh()
             keys = [node_key(NodeType.PIPELINE_EXECUTION, e) for e in execution_ids]
             edges = await lineage.neighbours(keys, Direction.UPSTREAM)
             inputs: dict[str, list[DatasetRef]] = {key: [] for key in keys}
@@ -167,6 +188,7 @@ class Loaders:
             cards_by_version=DataLoader(load_fn=cards.saved_cards),
             card_history=DataLoader(load_fn=load_histories, cache_key_fn=_card_key),
             inputs_by_execution=DataLoader(load_fn=load_inputs),
+            models_by_execution=DataLoader(load_fn=load_outputs),
             datasets_by_key=DataLoader(load_fn=lineage.datasets_by_ids),
             dataset_entity_by_uri=DataLoader(load_fn=models.dataset_entities),
             models_by_key=DataLoader(load_fn=models.models_by_keys),
@@ -205,7 +227,5 @@ def dataset_ref_of(key: str) -> DatasetRef | None:
     node, natural = split_key(key)
     if node is not NodeType.DATASET:
         return None
-    uri, at, version = natural.rpartition("@")
-    if at and "://" in uri:
-        return DatasetRef(uri=uri, version=version or None)
-    return DatasetRef(uri=natural)
+    uri, version = split_dataset_key(natural)
+    return DatasetRef(uri=uri, version=version)

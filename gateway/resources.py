@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sources.metadb.cards import CardStore
 
 from gateway.auth.authenticator import Authenticator
 from gateway.config import Settings
@@ -20,7 +19,10 @@ from sources.catalog.folder import FolderCatalog
 from sources.catalog.model import CatalogSource
 from sources.cloudwatch import CloudWatchSource
 from sources.health import Checkable
+from sources.lineage.openlineage import LineageIngestor
+from sources.lineage.service import LineageService
 from sources.metadb import MetaDB, upgrade
+from sources.metadb.cards import CardStore
 from sources.metadb.lineage import LineageStore
 from sources.metadb.metrics import MetricStore
 from sources.metadb.model_versions import ModelVersionStore
@@ -48,7 +50,7 @@ class Resources:
     importer: TrainingMetricsImporter
     models: ModelService
     cards: CardService
-    lineage: LineageStore
+    lineage: LineageService
     stepfunctions: StepFunctionsSource | None = None
     sagemaker: SageMakerSource | None = None
     checkables: list[Checkable] = field(default_factory=list)
@@ -99,6 +101,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             cloudwatch = CloudWatchSource(await open_client(stack, "cloudwatch", aws))
         pipeline_store = PipelineStore(metadb)
         metric_store = MetricStore(metadb)
+        cards = CardService(CardStore(metadb), registry)
         resources = Resources(
             settings=settings,
             http=http,
@@ -118,8 +121,8 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 catalog,
                 index_ttl=settings.registry_cache_seconds,
             ),
-            cards=CardService(CardStore(metadb), registry),
-            lineage=LineageStore(metadb),
+            cards=cards,
+            lineage=LineageService(LineageStore(metadb), cards, LineageIngestor(metadb)),
             stepfunctions=stepfunctions,
             sagemaker=sagemaker,
         )

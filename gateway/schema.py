@@ -19,6 +19,7 @@ from gateway.extensions.error_codes import ErrorCodes
 from gateway.extensions.page_size import max_page_size
 from resolvers.cards_write import CardMutation
 from resolvers.catalog import CatalogQuery
+from resolvers.lineage import LineageMutation, LineageQuery
 from resolvers.metrics_query import MetricsMutation, MetricsQuery
 from resolvers.models_query import ModelQuery
 from resolvers.node import NodeQuery
@@ -28,12 +29,20 @@ from resolvers.scalars import SCALAR_OVERRIDES
 
 
 @strawberry.type(description="Everything a portal page, an analyst or an audit job can read.")
-class Query(NodeQuery, OperationsQuery, CatalogQuery, PipelineQuery, MetricsQuery, ModelQuery):
+class Query(
+    NodeQuery,
+    OperationsQuery,
+    CatalogQuery,
+    PipelineQuery,
+    MetricsQuery,
+    ModelQuery,
+    LineageQuery,
+):
     pass
 
 
-@strawberry.type(description="Writes: pushed runs, metrics, model cards.")
-class Mutation(PipelineMutation, MetricsMutation, CardMutation):
+@strawberry.type(description="Writes: pushed runs, metrics, model cards, lineage.")
+class Mutation(PipelineMutation, MetricsMutation, CardMutation, LineageMutation):
     pass
 
 

@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from resolvers.cards import ModelCard, ModelCardStatusEnum, prefilled_card
 from resolvers.context import Info
-from resolvers.datasets import split_dataset_key
+from resolvers.datasets import dataset_of_key
 from resolvers.ids import decode_id
 from resolvers.models import load_version
 from sources.errors import InputError, NotAllowedError, NotFoundError
@@ -145,7 +145,7 @@ def _datasets(field: str, ids: list[strawberry.ID] | None) -> list[DatasetRef] |
         type_name, key = decode_id(global_id)
         if type_name != "Dataset":
             raise InputError(f"{field}: {global_id!r} is not the id of a Dataset")
-        refs.append(split_dataset_key(key))
+        refs.append(dataset_of_key(key))
     return refs
 
 

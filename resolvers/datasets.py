@@ -11,33 +11,26 @@ from resolvers.context import Info
 from resolvers.ids import encode_id
 from resolvers.node import Node, register_node
 from sources.errors import InputError
-from sources.lineage.model import dataset_key
+from sources.lineage.model import dataset_key, split_dataset_key
 from sources.models.model import DatasetRef
 
 MAX_URI_LENGTH = 2_000
 
 
 def check_uri(uri: str) -> str:
-    """A dataset URI names its scheme (``s3://bucket/key``, ``postgres://...``)."""
+    """A dataset URI: ``s3://bucket/key``, or OpenLineage's ``namespace/name``."""
     text = uri.strip()
-    scheme, sep, rest = text.partition("://")
-    if not sep or not scheme or not rest or len(text) > MAX_URI_LENGTH:
+    if not text or len(text) > MAX_URI_LENGTH or any(ord(c) < 32 for c in text):
         raise InputError(
-            f"{uri[:100]!r} is not a dataset URI (expected scheme://location, "
-            f"at most {MAX_URI_LENGTH} characters)"
+            f"{uri[:100]!r} is not a dataset URI (1 to {MAX_URI_LENGTH} printable characters)"
         )
     return text
 
 
-def split_dataset_key(key: str) -> DatasetRef:
-    """``uri[@version]`` back into its parts; the version follows the last ``@``
-    after the URI's path starts (an ``@`` in a user-info part is not a version)."""
-    scheme, _, rest = key.partition("://")
-    path_start = rest.find("/")
-    at = key.rfind("@")
-    if at > len(scheme) + 3 + max(path_start, 0):
-        return DatasetRef(uri=check_uri(key[:at]), version=key[at + 1 :] or None)
-    return DatasetRef(uri=check_uri(key))
+def dataset_of_key(key: str) -> DatasetRef:
+    """The dataset an id names (``uri[@version]``)."""
+    uri, version = split_dataset_key(key)
+    return DatasetRef(uri=check_uri(uri), version=version)
 
 
 @strawberry.type(description="A dataset version: what runs consume and produce.")
@@ -77,7 +70,7 @@ def _name_of(uri: str) -> str:
 
 async def load_dataset(info: Info, key: str) -> Dataset:
     """A dataset by id: as recorded when mlmeta has it, else from its URI alone."""
-    ref = split_dataset_key(key)
+    ref = dataset_of_key(key)
     row = await info.context.loaders.datasets_by_key.load(dataset_key(ref.uri, ref.version))
     if row is None:
         return Dataset.of(ref)

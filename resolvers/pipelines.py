@@ -27,7 +27,8 @@ from sources.metrics.model import EvolutionRequest
 from sources.pipelines.model import ExecutionInfo, PipelineGraph, PipelineInfo, StepState
 
 if TYPE_CHECKING:
-    from resolvers.models import Model
+    from resolvers.datasets import Dataset
+    from resolvers.models import Model, ModelVersion
 
 ExecutionStatusEnum = strawberry.enum(
     ExecutionStatus, name="ExecutionStatus", description="Where a run (or a step of it) stands."
@@ -201,6 +202,28 @@ class PipelineExecution(Node):
         request = series_request(self.execution.id, names, max_points, min_step, max_step)
         series = await info.context.loaders.series_by_request.load(request)
         return [MetricSeries.of(s) for s in series]
+
+    @strawberry.field(
+        description="Datasets the run consumed (lineage CONSUMED edges: pushed, OpenLineage, "
+        "or the input channels of the SageMaker training jobs it ran)."
+    )
+    async def inputs(
+        self, info: Info
+    ) -> list[Annotated[Dataset, strawberry.lazy("resolvers.datasets")]]:
+        from resolvers.datasets import Dataset
+
+        refs = await info.context.loaders.inputs_by_execution.load(self.execution.id)
+        return [Dataset.of(ref) for ref in refs]
+
+    @strawberry.field(description="Model versions the run produced (lineage PRODUCED edges).")
+    async def produced_models(
+        self, info: Info
+    ) -> list[Annotated[ModelVersion, strawberry.lazy("resolvers.models")]]:
+        from resolvers.models import load_version
+
+        arns = await info.context.loaders.models_by_execution.load(self.execution.id)
+        found = await asyncio.gather(*(load_version(info, arn) for arn in arns))
+        return [v for v in found if v is not None]
 
     @strawberry.field(description="Per-step state, live while the run is going.")
     async def steps(self, info: Info) -> list[StepExecution]:

@@ -82,6 +82,15 @@ def dataset_key(uri: str, version: str | None) -> str:
     return uri if version is None else f"{uri}@{version}"
 
 
+def split_dataset_key(key: str) -> tuple[str, str | None]:
+    """``(uri, version)`` of a dataset id: the version follows the last ``@`` when no
+    ``/`` comes after it (so an ``@`` inside a URI's path is not taken for one)."""
+    uri, at, version = key.rpartition("@")
+    if at and uri and version and "/" not in version:
+        return uri, version
+    return key, None
+
+
 def node_key(type_: NodeType, natural_key: str) -> str:
     return f"{type_}:{natural_key}"
 

@@ -1,0 +1,161 @@
+"""Lineage queries: the stored graph, AWS-derived edges, and the model cards in force.
+
+A walk reads the metadb only (one statement per depth level); edges AWS
+implies are recorded beforehand by ``AwsLineage.refresh`` (cached), and the
+card revision in force at ``asOf`` joins each model version as a
+``ModelCard`` node with a DESCRIBES edge, so an export says what the card said
+at the time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sources.errors import InputError
+from sources.lineage.model import (
+    Direction,
+    Edge,
+    EdgeInput,
+    Graph,
+    NodeType,
+    node_key,
+    split_key,
+)
+from sources.lineage.openlineage import LineageIngestor
+from sources.metadb.lineage import LineageStore
+from sources.metadb.models import LineageEdgeKind
+from sources.models.cards import CardService
+
+
+class Derived(Protocol):
+    """Edges implied by an upstream, recorded on ``refresh`` (cached by the implementer)."""
+
+    async def refresh(self) -> object: ...
+
+
+CARD_ORIGIN = "mlmeta"
+MAX_RECORDED = 1_000
+
+
+@dataclasses.dataclass(frozen=True)
+class ImpactPath:
+    deployment: str
+    path: list[str]
+    """Node keys from the dataset to the deployment, both included."""
+
+
+class LineageService:
+    def __init__(
+        self,
+        store: LineageStore,
+        cards: CardService,
+        ingestor: LineageIngestor,
+        derived: Derived | None = None,
+    ) -> None:
+        self.store = store
+        self.ingestor = ingestor
+        self._cards = cards
+        self._derived = derived
+
+    async def refresh(self) -> None:
+        if self._derived is not None:
+            await self._derived.refresh()
+
+    async def graph(
+        self,
+        root: str,
+        *,
+        direction: Direction,
+        depth: int,
+        as_of: datetime | None,
+        node_budget: int,
+    ) -> Graph:
+        split_key(root)
+        when = as_of or datetime.now(UTC)
+        await self.refresh()
+        graph = await self.store.walk(
+            root, direction=direction, depth=depth, as_of=when, node_budget=node_budget
+        )
+        if direction is Direction.DOWNSTREAM:
+            return graph
+        return await self._with_cards(graph, node_budget)
+
+    async def _with_cards(self, graph: Graph, node_budget: int) -> Graph:
+        """Add, upstream of each model version, the mlmeta card revision in force then."""
+        versions = [
+            natural
+            for key in graph.nodes
+            for node_type, natural in [split_key(key)]
+            if node_type is NodeType.MODEL_VERSION
+        ]
+        if not versions:
+            return graph
+        cards = await self._cards.as_of(versions, graph.as_of)
+        nodes, edges, truncated = list(graph.nodes), list(graph.edges), graph.truncated
+        for arn, card in zip(versions, cards, strict=True):
+            if card is None:
+                continue
+            if len(nodes) >= node_budget:
+                truncated = True
+                break
+            card_key = node_key(NodeType.MODEL_CARD, f"{arn}@{card.revision}")
+            nodes.append(card_key)
+            edges.append(
+                Edge(
+                    from_key=card_key,
+                    to_key=node_key(NodeType.MODEL_VERSION, arn),
+                    kind=LineageEdgeKind.DESCRIBES,
+                    recorded_at=card.updated_at,
+                    retired_at=None,
+                    origin=CARD_ORIGIN,
+                )
+            )
+        edges.sort(key=lambda e: (e.from_key, e.to_key, e.kind))
+        return dataclasses.replace(graph, nodes=nodes, edges=edges, truncated=truncated)
+
+    async def impact(self, dataset: str, *, depth: int, node_budget: int) -> list[ImpactPath]:
+        """Deployments downstream of a dataset, each with the shortest path to it."""
+        if split_key(dataset)[0] is not NodeType.DATASET:
+            raise InputError("impact analysis starts from a Dataset")
+        graph = await self.graph(
+            dataset,
+            direction=Direction.DOWNSTREAM,
+            depth=depth,
+            as_of=None,
+            node_budget=node_budget,
+        )
+        following: dict[str, list[str]] = {}
+        for edge in graph.edges:
+            following.setdefault(edge.from_key, []).append(edge.to_key)
+        parents: dict[str, str] = {}
+        frontier = [dataset]
+        while frontier:  # breadth first: the first parent found is on a shortest path
+            later = []
+            for key in frontier:
+                for target in sorted(following.get(key, [])):
+                    if target != dataset and target not in parents:
+                        parents[target] = key
+                        later.append(target)
+            frontier = later
+        paths = []
+        for key in sorted(parents):
+            if split_key(key)[0] is not NodeType.DEPLOYMENT:
+                continue
+            path = [key]
+            while path[-1] != dataset:
+                path.append(parents[path[-1]])
+            paths.append(ImpactPath(deployment=key, path=list(reversed(path))))
+        return paths
+
+    async def record(self, edges: Sequence[EdgeInput], *, origin: str) -> int:
+        if len(edges) > MAX_RECORDED:
+            raise InputError(f"at most {MAX_RECORDED} edges per call, got {len(edges)}")
+        return await self.store.record(edges, origin=origin)
+
+    async def retire(self, edges: Sequence[EdgeInput]) -> int:
+        if len(edges) > MAX_RECORDED:
+            raise InputError(f"at most {MAX_RECORDED} edges per call, got {len(edges)}")
+        return await self.store.retire(edges)
