@@ -182,12 +182,20 @@ def _start_demo(settings: Settings) -> MotoHandle:
 
 
 async def _seed_metadb(settings: Settings, summary: DemoSummary) -> int:
-    """What no upstream keeps: the demo runs' metric curves, in the metadb."""
+    """What no upstream keeps: the demo runs' metric curves and mlmeta's own model cards.
+
+    Returns the number of metric points logged.
+    """
+    from gateway.demo.cards_seed import seed_cards
     from gateway.demo.metrics_seed import seed_metrics
     from gateway.resources import open_resources
+    from sources.metadb.cards import CardStore
 
     async with open_resources(settings) as resources:
-        return await seed_metrics(summary, resources.pipelines, resources.metrics)
+        points = await seed_metrics(summary, resources.pipelines, resources.metrics)
+        revisions = await seed_cards(summary, CardStore(resources.metadb))
+    log.info("demo: %d mlmeta model card revisions saved", revisions)
+    return points
 
 
 def _has_display() -> bool:

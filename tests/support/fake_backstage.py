@@ -23,8 +23,11 @@ that mlmeta uses, with the behaviour seen on the real one:
 Tests read ``requests`` (method, path, query, Authorization header, body) and
 ``calls`` (per endpoint) to hold batching and token forwarding to numbers;
 ``fail()`` makes every endpoint answer an error, ``delay_seconds`` makes it
-slow, and ``max_page_size`` caps pages as a stingy portal would. Error
-messages are the real backend's where tests might match on them.
+slow, and ``max_page_size`` caps pages as a stingy portal would. ``hidden``
+plays the permission framework: bearer token -> refs that token may not see,
+which by-refs answers ``null`` for, by-query and facets leave out and by-name
+answers 404 for. Error messages are the real backend's where tests might
+match on them.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import functools
 import json
 import uuid
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +118,8 @@ class FakeBackstage:
         self.delay_seconds = 0.0
         self.max_page_size: int | None = None
         self.totals_on_later_pages = True
+        self.hidden: dict[str, set[str]] = {}
+        """Bearer token -> entity refs the permission policy keeps from it."""
 
     # -- test controls
 
@@ -131,6 +137,7 @@ class FakeBackstage:
         self.delay_seconds = 0.0
         self.max_page_size = None
         self.totals_on_later_pages = True
+        self.hidden.clear()
 
     def fail(self, status: int = 500, name: str = "Error", message: str = "boom") -> None:
         """Answer every request with this error from now on."""
@@ -138,6 +145,13 @@ class FakeBackstage:
 
     def tokens_seen(self) -> list[str | None]:
         return [r.token for r in self.requests]
+
+    def _hidden_from(self, request: Request) -> set[str]:
+        """The refs the request's token may not see (canonical: lower case)."""
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Bearer "):
+            return set()
+        return {ref.lower() for ref in self.hidden.get(header.removeprefix("Bearer "), ())}
 
     # -- the app
 
@@ -197,7 +211,10 @@ class FakeBackstage:
             fields = body.get("fields")
             if fields is not None and not _str_list(fields):
                 raise _Reject(400, "InputError", "request/body/fields must be array")
-            items = [self.entities.get(ref) for ref in body["entityRefs"]]
+            hidden = self._hidden_from(request)
+            items = [
+                None if ref in hidden else self.entities.get(ref) for ref in body["entityRefs"]
+            ]
             return JSONResponse({"items": [_project(e, fields) if e else None for e in items]})
         except _Reject as reject:
             return _error(request, reject)
@@ -221,7 +238,7 @@ class FakeBackstage:
                     text=_parse_text(params),
                 )
                 after = before = None
-            ordered = self._ordered(query)
+            ordered = self._ordered(query, self._hidden_from(request))
             if not cursor:  # a cursor carries the count of its first page
                 total = len(ordered)
             if before is not None:
@@ -262,7 +279,12 @@ class FakeBackstage:
                     400, "InputError", "request/query must have required property 'facet'"
                 )
             filters = _parse_filters(request.query_params.getlist("filter"))
-            matching = [ref for ref in self.entities if _matches(self._rows[ref], filters)]
+            hidden = self._hidden_from(request)
+            matching = [
+                ref
+                for ref in self.entities
+                if ref not in hidden and _matches(self._rows[ref], filters)
+            ]
             answer: dict[str, list[dict[str, Any]]] = {}
             for facet in facets:
                 counts: Counter[str] = Counter()
@@ -280,8 +302,9 @@ class FakeBackstage:
         try:
             await self._guard(request, "by-name")
             kind, namespace, name = (request.path_params[p] for p in ("kind", "namespace", "name"))
-            entity = self.entities.get(f"{kind}:{namespace}/{name}".lower())
-            if entity is None:
+            ref = f"{kind}:{namespace}/{name}".lower()
+            entity = self.entities.get(ref)
+            if entity is None or ref in self._hidden_from(request):
                 raise _Reject(
                     404,
                     "NotFoundError",
@@ -294,11 +317,12 @@ class FakeBackstage:
 
     # -- query evaluation
 
-    def _ordered(self, query: _Query) -> list[Entity]:
+    def _ordered(self, query: _Query, hidden: Collection[str] = ()) -> list[Entity]:
         matching = [
             e
             for ref, e in self.entities.items()
-            if _matches(self._rows[ref], query.filters)
+            if ref not in hidden
+            and _matches(self._rows[ref], query.filters)
             and _text_matches(self._rows[ref], query.text)
         ]
         keys = {id(e): self._key(e, query) for e in matching}
