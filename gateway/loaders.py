@@ -27,6 +27,7 @@ from sources.lineage.model import (
 from sources.metadb.models import ExecutionStatus, LineageEdgeKind
 from sources.metrics.model import Evolution, EvolutionRequest, MetricSummary, Series, SeriesRequest
 from sources.models.model import (
+    Approval,
     ApprovalStatus,
     CardRecord,
     DatasetRef,
@@ -75,6 +76,7 @@ class Loaders:
     trained_by_version: DataLoader[str, str | None]
     deployments_by_version: DataLoader[tuple[str, str | None], list[DeploymentInfo]]
     deployment_by_arn: DataLoader[str, DeploymentInfo | None]
+    approval_by_version: DataLoader[str, Approval | None]
     models_trained_by_entity: DataLoader[str, list[str]]
     cards_by_version: DataLoader[str, list[CardRecord]]
     card_history: DataLoader[CardRecord, list[CardRecord]]
@@ -201,6 +203,7 @@ class Loaders:
             trained_by_version=DataLoader(load_fn=load_trained_by),
             deployments_by_version=DataLoader(load_fn=models.deployments_for),
             deployment_by_arn=DataLoader(load_fn=models.deployments_by_arns),
+            approval_by_version=DataLoader(load_fn=models.approvals),
             entities_by_ref=DataLoader(load_fn=load_entities),
             pipelines_by_id=DataLoader(load_fn=pipelines.pipelines_by_ids),
             executions_by_id=DataLoader(load_fn=pipelines.executions_by_ids),

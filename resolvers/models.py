@@ -115,6 +115,18 @@ class Model(Node):
         return ModelVersion.of(version) if version else None
 
 
+@strawberry.type(description="A review decision on a version: who decided, when and why.")
+class ApprovalDecision:
+    status: ApprovalStatusEnum  # type: ignore[valid-type]
+    description: str | None = strawberry.field(description="The reviewer's reason.")
+    decided_at: datetime | None = strawberry.field(
+        description="When the version was last changed in the registry (the decision)."
+    )
+    decided_by: str | None = strawberry.field(
+        description="Studio user profile or IAM identity that made the change."
+    )
+
+
 @strawberry.type(description="One registered version of a model (a SageMaker model package).")
 class ModelVersion(Node):
     arn: str
@@ -141,6 +153,21 @@ class ModelVersion(Node):
     @strawberry.field(description="The model this is a version of.")
     async def model(self, info: Info) -> Model | None:
         return await load_model(info, self.summary.group)
+
+    @strawberry.field(
+        description="Who approved or rejected it, when and why: read fresh from the "
+        "registry (one DescribeModelPackage per version asked, 8 at a time)."
+    )
+    async def approval(self, info: Info) -> ApprovalDecision | None:
+        found = await info.context.loaders.approval_by_version.load(self.arn)
+        if found is None:
+            return None
+        return ApprovalDecision(
+            status=found.status,
+            description=found.description,
+            decided_at=found.decided_at,
+            decided_by=found.decided_by,
+        )
 
     @strawberry.field(description="Where the model artefact lives (ModelDataUrl).")
     async def artifact_uri(self, info: Info) -> str | None:

@@ -97,6 +97,19 @@ class VersionDetail:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """The current review decision on a version: read fresh, it changes."""
+
+    status: ApprovalStatus
+    description: str | None
+    """ApprovalDescription: the reviewer's reason."""
+    decided_at: datetime | None
+    """LastModifiedTime of the package (the decision, for a reviewed version)."""
+    decided_by: str | None
+    """LastModifiedBy: Studio user profile, user name or IAM identity."""
+
+
+@dataclass(frozen=True)
 class DeploymentInfo:
     """A SageMaker endpoint production variant serving a model version."""
 

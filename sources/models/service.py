@@ -27,6 +27,7 @@ from sources.catalog.refs import entity_ref_of, parse_ref
 from sources.errors import InputError, UpstreamError
 from sources.metadb.model_versions import ModelVersionStore
 from sources.models.model import (
+    Approval,
     ApprovalStatus,
     DeploymentInfo,
     ModelInfo,
@@ -185,6 +186,9 @@ class ModelService:
         return [
             d if d is not None else by_arn.get(arn) for arn, d in zip(arns, stored, strict=True)
         ]
+
+    async def approvals(self, arns: Sequence[str]) -> list[Approval | None]:
+        return await self.registry.approvals(arns)
 
     async def deployments_for(
         self, versions: Sequence[tuple[str, str | None]]

@@ -18,6 +18,7 @@ from typing import Any
 
 from sources.models.model import (
     APPROVAL_FROM_SAGEMAKER,
+    Approval,
     ApprovalStatus,
     DeploymentInfo,
     ModelInfo,
@@ -112,6 +113,16 @@ def artifact_uri(specification: Mapping[str, Any] | None) -> str | None:
     """ModelDataUrl of the first inference container (or its S3 data source)."""
     containers = (specification or {}).get("Containers") or []
     return container_data_url(containers[0]) if containers else None
+
+
+def approval_from_package(response: Mapping[str, Any]) -> Approval:
+    modified = response.get("LastModifiedBy")
+    return Approval(
+        status=approval_status(response.get("ModelApprovalStatus")),
+        description=response.get("ApprovalDescription") or None,
+        decided_at=utc(response.get("LastModifiedTime") or response.get("CreationTime")),
+        decided_by=_user(modified) if isinstance(modified, Mapping) else None,
+    )
 
 
 def detail_from_package(response: Mapping[str, Any]) -> VersionDetail | None:

@@ -16,6 +16,7 @@ from sources.aws import translate
 from sources.errors import InputError, NotFoundError
 from sources.models.model import (
     SAGEMAKER_APPROVAL,
+    Approval,
     ApprovalStatus,
     DeploymentInfo,
     ModelInfo,
@@ -28,6 +29,7 @@ from sources.sagemaker.pipelines import PageToken
 from sources.sagemaker.registry import (
     PACKAGE_ARN,
     SageMakerCard,
+    approval_from_package,
     deployments_serving,
     detail_from_package,
     group_region_and_name,
@@ -197,6 +199,16 @@ class SageMakerRegistry:
         async def describe(arn: str) -> VersionDetail | None:
             response = await self._describe_package(arn)
             return detail_from_package(response) if response else None
+
+        found = await gather_limited(arns, describe, limit=MAX_CONCURRENT_DESCRIBES)
+        return [found[arn] for arn in arns]
+
+    async def approvals(self, arns: Sequence[str]) -> list[Approval | None]:
+        """The review decision on each version, fresh (DescribeModelPackage per ARN)."""
+
+        async def describe(arn: str) -> Approval | None:
+            response = await self._describe_package(arn)
+            return approval_from_package(response) if response else None
 
         found = await gather_limited(arns, describe, limit=MAX_CONCURRENT_DESCRIBES)
         return [found[arn] for arn in arns]

@@ -292,3 +292,12 @@ def test_an_unknown_model_is_null_and_a_bad_version_is_an_input_error(registry: 
         expect_errors=True,
     )
     assert codes(body) == ["InputError"]
+
+
+def test_a_version_says_who_decided_on_it_and_why(registry: Registry) -> None:
+    query = """query { modelVersion(model: "churn-model", version: "2") {
+      approval { status description decidedAt } } }"""
+    approval = gql(registry.client, query)["data"]["modelVersion"]["approval"]
+    assert approval["status"] == "REJECTED"
+    assert approval["description"].startswith("Recall on customers with tenure < 6 months")
+    assert approval["decidedAt"] is not None
