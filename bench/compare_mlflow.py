@@ -17,6 +17,7 @@ request per workload from a keep-alive client:
 * ``points_20k``: 1 metric x 200 runs
 * ``run_list``: 200 runs with parameters and latest metrics (executions, 2 pages of 100)
 * ``run_list_compare``: the same 200 rows through compareRuns (1 call)
+* ``run_list_table``: the same 2 pages as one ``RunTable`` scalar each (aligned columns)
 * ``long_*``: 20 runs x 5 metrics with 100,000 steps stored each, then 10,000
   steps, both read with maxPoints 500: the time must follow the points
   returned, not the points stored.
@@ -80,11 +81,13 @@ LONG_RUNS = 20
 LONG_MAX_POINTS = 500
 
 RUN_LIST_COMPARE = "run_list_compare"
+RUN_LIST_TABLE = "run_list_table"
 TARGETS: dict[str, float] = {
     POINTS_100K: 0.05,
     POINTS_20K: 0.05,
     RUN_LIST: 0.5,
     RUN_LIST_COMPARE: 0.5,
+    RUN_LIST_TABLE: 0.5,
 }
 # The long series passes when 10x more points stored costs at most this factor more time.
 LONG_GROWTH_LIMIT = 2.0
@@ -125,6 +128,12 @@ RUN_LIST_QUERY = f"""query RunList($ref: String!, $after: String) {{
     }}
   }}
 }}"""
+# The same page as one RunTable scalar (aligned columns), what a data grid takes.
+RUN_LIST_TABLE_QUERY = """query RunTable($ref: String!, $after: String) {
+  pipeline(ref: $ref) {
+    executions(first: 100, after: $after) { table pageInfo { hasNextPage endCursor } }
+  }
+}"""
 RUN_LIST_COMPARE_QUERY = f"""query RunRows($ids: [ID!]!) {{
   compareRuns(executionIds: $ids) {{ {RUN_FIELDS} }}
 }}"""
@@ -458,6 +467,25 @@ def run_list_workload(client: Client) -> dict[str, Any]:
     return {"calls": calls, "resp_bytes": size, **_row_counts(nodes)}
 
 
+def run_list_table_workload(client: Client) -> dict[str, Any]:
+    tables: list[dict[str, Any]] = []
+    after: str | None = None
+    calls = size = 0
+    while True:
+        data, n = client.post(RUN_LIST_TABLE_QUERY, {"ref": EXPERIMENT, "after": after})
+        calls += 1
+        size += n
+        page = data["pipeline"]["executions"]
+        tables.append(page["table"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    runs = sum(len(t["id"]) for t in tables)
+    params = sum(sum(v is not None for v in c) for t in tables for c in t["parameters"].values())
+    metrics = sum(sum(v is not None for v in c) for t in tables for c in t["metrics"].values())
+    return {"calls": calls, "resp_bytes": size, "runs": runs, "params": params, "metrics": metrics}
+
+
 def run_list_compare_workload(client: Client, ids: list[str]) -> dict[str, Any]:
     data, size = client.post(RUN_LIST_COMPARE_QUERY, {"ids": ids})
     return {"calls": 1, "resp_bytes": size, **_row_counts(data["compareRuns"])}
@@ -553,6 +581,7 @@ def run_mlmeta(
         rows = {"runs": RUNS, "params": RUNS * N_PARAMS, "metrics": RUNS * len(metrics)}
         rec(RUN_LIST, lambda: run_list_workload(client), **rows)
         rec(RUN_LIST_COMPARE, lambda: run_list_compare_workload(client, ids), **rows)
+        rec(RUN_LIST_TABLE, lambda: run_list_table_workload(client), **rows)
         for steps in long_steps:
             long_ids, result.load_seconds[f"long_{steps}"] = load_long_data(
                 client, steps, long_runs, long_ingest, log
@@ -590,8 +619,9 @@ def build_rows(
         POINTS_20K: "20k points: 1 metric x 200 runs",
         RUN_LIST: "run list: 200 runs, params + latest metrics (2 pages)",
         RUN_LIST_COMPARE: "run list via compareRuns (1 call)",
+        RUN_LIST_TABLE: "run list as a RunTable (2 pages)",
     }
-    mlflow_key = {RUN_LIST_COMPARE: RUN_LIST}
+    mlflow_key = {RUN_LIST_COMPARE: RUN_LIST, RUN_LIST_TABLE: RUN_LIST}
     names = list(labels)
     for result in backends.values():
         names += [n for n in result.workloads if n.startswith("long_") and n not in names]

@@ -9,6 +9,7 @@ import strawberry
 from resolvers.context import Info
 from resolvers.metrics_write import execution_key, log_metrics
 from resolvers.pipelines import PipelineExecution
+from resolvers.run_table import RunTableValue, run_table
 from sources.errors import InputError
 from sources.metrics.model import MAX_BATCH_POINTS, PointIn
 
@@ -63,6 +64,24 @@ class MetricsQuery:
             row.metric_filter = wanted
             rows.append(row)
         return rows
+
+    @strawberry.field(
+        description="compareRuns as one table of aligned columns (RunTable), in the order "
+        "asked; runs that do not exist are left out."
+    )
+    async def compare_runs_table(
+        self, info: Info, execution_ids: list[strawberry.ID], metrics: list[str] | None = None
+    ) -> RunTableValue:
+        if len(execution_ids) > MAX_COMPARED_RUNS:
+            raise InputError(f"compareRunsTable takes at most {MAX_COMPARED_RUNS} runs")
+        keys = [execution_key(i) for i in execution_ids]
+        loaded = await info.context.loaders.executions_by_id.load_many(keys)
+        found = [
+            (str(global_id), execution)
+            for global_id, execution in zip(execution_ids, loaded, strict=True)
+            if execution is not None and not isinstance(execution, BaseException)
+        ]
+        return await run_table(info, [i for i, _ in found], [e for _, e in found], metrics)
 
 
 @strawberry.type

@@ -21,6 +21,7 @@ from resolvers.metrics import (
 )
 from resolvers.node import Node, register_node
 from resolvers.pagination import PageInfo, check_first
+from resolvers.run_table import RunTableValue, run_table
 from sources.errors import InputError
 from sources.metadb.models import ExecutionStatus, Orchestrator
 from sources.metrics.model import EvolutionRequest
@@ -249,6 +250,15 @@ class PipelineExecutionEdge:
 class PipelineExecutionConnection:
     edges: list[PipelineExecutionEdge]
     page_info: PageInfo
+
+    @strawberry.field(
+        description="This page's runs as one table of aligned columns (parameters and the "
+        "last value of each metric, optionally only `metrics`): what a data grid takes, "
+        "and far cheaper to serve than the same runs as objects."
+    )
+    async def table(self, info: Info, metrics: list[str] | None = None) -> RunTableValue:
+        runs = [edge.node for edge in self.edges]
+        return await run_table(info, [r.id for r in runs], [r.execution for r in runs], metrics)
 
 
 @strawberry.type(description="An ML pipeline, whatever orchestrates it.")

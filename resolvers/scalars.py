@@ -7,6 +7,7 @@ from typing import NewType
 
 import strawberry
 
+from resolvers.run_table import RunTable, RunTableValue
 from sources.errors import InputError
 
 
@@ -48,4 +49,5 @@ SeriesColumns = strawberry.scalar(
 SCALAR_OVERRIDES: dict[object, object] = {
     datetime: DateTimeUTC,
     SeriesColumnsValue: SeriesColumns,
+    RunTableValue: RunTable,
 }

@@ -180,6 +180,36 @@ def test_compare_runs_aligns_parameters_and_metrics(client: TestClient, runs: li
     assert {"key": "run", "value": "r3"} in rows[0]["parameters"]
 
 
+def test_the_run_table_holds_what_the_objects_hold(client: TestClient, runs: list[str]) -> None:
+    query = """query { pipeline(ref: "trainer") { executions(first: 10) {
+      table edges { node { id name status
+        parameters { key value } metrics { name value step } } } } } }"""
+    page = gql(client, query)["data"]["pipeline"]["executions"]
+    table, nodes = page["table"], [e["node"] for e in page["edges"]]
+    assert table["id"] == [n["id"] for n in nodes]
+    assert table["name"] == ["r3", "r2", "r1"]
+    assert table["status"] == [n["status"] for n in nodes]
+    for row, node in enumerate(nodes):
+        params = {p["key"]: p["value"] for p in node["parameters"]}
+        assert {k: v[row] for k, v in table["parameters"].items() if v[row] is not None} == params
+        metrics = {m["name"]: (m["value"], m["step"]) for m in node["metrics"]}
+        cells = {
+            name: (values[row], table["metricSteps"][name][row])
+            for name, values in table["metrics"].items()
+            if values[row] is not None
+        }
+        assert cells == metrics
+    assert table["metrics"]["auc"][1] is None  # r2 never reported auc
+
+
+def test_compare_runs_table_keeps_the_order_asked(client: TestClient, runs: list[str]) -> None:
+    query = """query ($ids: [ID!]!) { compareRunsTable(executionIds: $ids, metrics: ["auc"]) }"""
+    table = gql(client, query, {"ids": [runs[2], runs[0], runs[1]]})["data"]["compareRunsTable"]
+    assert table["name"] == ["r3", "r1", "r2"]
+    assert list(table["metrics"]) == ["auc"]
+    assert table["metrics"]["auc"][2] is None
+
+
 def test_the_bulk_endpoint_takes_json_lines(client: TestClient, runs: list[str]) -> None:
     lines = "\n".join(
         json.dumps({"name": "lr", "step": s, "value": 0.1 / (s + 1)}) for s in range(5)
