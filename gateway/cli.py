@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from gateway import __version__
+from gateway import __version__, lineage_cli
 from gateway.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from gateway.demo import DemoSummary, MotoHandle
+    from gateway.resources import Resources
 
 log = logging.getLogger("mlmeta")
 
@@ -56,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
         "AWS endpoint (a moto server)",
     )
 
+    lineage_cli.add_parser(commands)
+
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -76,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate": _migrate,
         "export-schema": _export_schema,
         "seed-demo": _seed_demo,
+        "lineage": lineage_cli.run,
         "version": _version,
     }[args.command]
     try:
@@ -182,19 +186,28 @@ def _start_demo(settings: Settings) -> MotoHandle:
 
 
 async def _seed_metadb(settings: Settings, summary: DemoSummary) -> int:
-    """What no upstream keeps: the demo runs' metric curves and mlmeta's own model cards.
+    """What no upstream keeps: the demo runs' metric curves, mlmeta's own model cards and
+    the lineage that Airflow (OpenLineage) and people report.
 
+    Runs a gateway app (its lifespan, not a server) with a write-scoped service token
+    made for this seeding only, so the lineage events go through the real endpoint.
     Returns the number of metric points logged.
     """
+    from gateway.app import create_app
     from gateway.demo.cards_seed import seed_cards
+    from gateway.demo.lineage_seed import seed_lineage, with_seed_token
     from gateway.demo.metrics_seed import seed_metrics
-    from gateway.resources import open_resources
     from sources.metadb.cards import CardStore
 
-    async with open_resources(settings) as resources:
+    seeding, token = with_seed_token(settings)
+    app = create_app(seeding)
+    async with app.router.lifespan_context(app):
+        resources: Resources = app.state.resources
         points = await seed_metrics(summary, resources.pipelines, resources.metrics)
         revisions = await seed_cards(summary, CardStore(resources.metadb))
+        lineage = await seed_lineage(app, summary, token)
     log.info("demo: %d mlmeta model card revisions saved", revisions)
+    log.info("demo: lineage: %s", lineage)
     return points
 
 

@@ -19,6 +19,7 @@ from sources.catalog.folder import FolderCatalog
 from sources.catalog.model import CatalogSource
 from sources.cloudwatch import CloudWatchSource
 from sources.health import Checkable
+from sources.lineage.derive import AwsLineage
 from sources.lineage.openlineage import LineageIngestor
 from sources.lineage.service import LineageService
 from sources.metadb import MetaDB, upgrade
@@ -102,6 +103,20 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         pipeline_store = PipelineStore(metadb)
         metric_store = MetricStore(metadb)
         cards = CardService(CardStore(metadb), registry)
+        models = ModelService(
+            registry, ModelVersionStore(metadb), catalog, index_ttl=settings.registry_cache_seconds
+        )
+        lineage_store = LineageStore(metadb)
+        derived = None
+        if registry is not None:
+            derived = AwsLineage(
+                models,
+                registry,
+                sagemaker,
+                pipeline_store,
+                lineage_store,
+                ttl_seconds=settings.registry_cache_seconds,
+            )
         resources = Resources(
             settings=settings,
             http=http,
@@ -115,14 +130,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             importer=TrainingMetricsImporter(
                 metadb, pipeline_store, metric_store, sagemaker, cloudwatch
             ),
-            models=ModelService(
-                registry,
-                ModelVersionStore(metadb),
-                catalog,
-                index_ttl=settings.registry_cache_seconds,
-            ),
+            models=models,
             cards=cards,
-            lineage=LineageService(LineageStore(metadb), cards, LineageIngestor(metadb)),
+            lineage=LineageService(lineage_store, cards, LineageIngestor(metadb), derived),
             stepfunctions=stepfunctions,
             sagemaker=sagemaker,
         )

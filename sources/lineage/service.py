@@ -74,8 +74,8 @@ class LineageService:
         node_budget: int,
     ) -> Graph:
         split_key(root)
+        await self.refresh()  # first: edges it records hold from now on
         when = as_of or datetime.now(UTC)
-        await self.refresh()
         graph = await self.store.walk(
             root, direction=direction, depth=depth, as_of=when, node_budget=node_budget
         )

@@ -54,10 +54,10 @@ def prefilled_content(facts: KnownFacts) -> CardContent:
         EvaluationResult(metric=name, value=value, dataset="training run")
         for name, value in sorted(facts.run_metrics.items())
     ]
-    training: list[DatasetRef] = list(facts.input_datasets)
+    # The dataset the pipeline declared first, then what lineage says the run read.
     recorded = detail.customer_metadata.get(DATASET_KEY) if detail else None
-    if recorded and all(d.uri != recorded for d in training):
-        training.insert(0, DatasetRef(uri=recorded))
+    training = [DatasetRef(uri=recorded)] if recorded else []
+    training += [d for d in facts.input_datasets if d.uri != recorded]
     return CardContent(
         overview=overview,
         owners=[facts.owner] if facts.owner else [],

@@ -61,6 +61,11 @@ class TrainingJob:
     """Names of AlgorithmSpecification.MetricDefinitions: the metric names SageMaker
     publishes to CloudWatch for this job (built-in algorithms may have none here)."""
     failure_reason: str | None = None
+    input_uris: tuple[str, ...] = ()
+    """The S3 URIs of InputDataConfig's channels, in channel order (file-system channels
+    have none): the data the job read."""
+    model_artifact: str | None = None
+    """ModelArtifacts.S3ModelArtifacts: where the trained model was written."""
 
 
 def training_job_name(name_or_arn: str) -> str | None:
@@ -107,6 +112,8 @@ def training_job_from_description(response: Mapping[str, Any]) -> TrainingJob:
             if definition.get("Name")
         ],
         failure_reason=response.get("FailureReason") or None,
+        input_uris=_input_uris(response.get("InputDataConfig") or []),
+        model_artifact=(response.get("ModelArtifacts") or {}).get("S3ModelArtifacts") or None,
     )
 
 
@@ -122,6 +129,15 @@ def with_final_steps(job: TrainingJob, series: Mapping[str, Sequence[PointIn]]) 
         for point in job.final_metrics
     ]
     return dataclasses.replace(job, final_metrics=final)
+
+
+def _input_uris(channels: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """Each S3 channel's URI once, in channel order (FileSystemDataSource has none)."""
+    uris = (
+        ((channel.get("DataSource") or {}).get("S3DataSource") or {}).get("S3Uri")
+        for channel in channels
+    )
+    return tuple(dict.fromkeys(uri for uri in uris if isinstance(uri, str) and uri))
 
 
 def _final_metrics(job: str, items: Sequence[Mapping[str, Any]]) -> list[PointIn]:

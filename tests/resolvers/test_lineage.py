@@ -256,3 +256,20 @@ def test_walk_bounds_are_checked(gateway: TestClient) -> None:
         expect_errors=True,
     )
     assert codes(body) == ["InputError"]
+
+
+def test_edges_aws_implies_are_derived_when_asked(gateway: TestClient) -> None:
+    version, deployment = version_and_deployment(gateway)
+    graph = gql(gateway, WALK, {"of": version, "direction": "BOTH", "depth": 2})["data"]["lineage"]
+    aws = [(e["kind"], e["from"], e["to"]) for e in graph["edges"] if e["origin"] == "aws"]
+    assert ("DEPLOYED", version, deployment) in aws
+    producing = [f for kind, f, to in aws if kind == "PRODUCED" and to == version]
+    assert len(producing) == 1
+    query = """query ($id: ID!) { node(id: $id) { ... on PipelineExecution {
+      name producedModels { version } inputs { uri } } } }"""
+    run = gql(gateway, query, {"id": producing[0]})["data"]["node"]
+    assert run["name"] == "tuned-600-rounds"
+    assert run["producedModels"] == [{"version": "3"}]
+    assert "s3://mlmeta-demo-datasets/churn/training/2026-11-01/train.csv" in {
+        i["uri"] for i in run["inputs"]
+    }

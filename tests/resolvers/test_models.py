@@ -173,7 +173,9 @@ def test_a_version_without_a_card_gets_a_prefilled_draft(registry: Registry) -> 
     assert "deeper-trees" in card["overview"]
     registered = {e["metric"] for e in card["evaluation"] if e["dataset"] != "training run"}
     assert registered == {"auc", "f1"}
-    assert card["trainingData"][0]["uri"].startswith("s3://mlmeta-demo-datasets/churn/training/")
+    uris = [d["uri"] for d in card["trainingData"]]
+    assert uris[0].startswith("s3://mlmeta-demo-datasets/churn/training/2026-11-01/")
+    assert "s3://mlmeta-demo-artifacts/churn/preprocessed/deeper-trees" in uris  # its job's input
     assert {"intendedUse", "caveats", "ethicalConsiderations"} <= set(card["completeness"])
     assert "owners" not in card["completeness"]
 

@@ -426,7 +426,7 @@ async def test_downsampling_keeps_its_promises_on_random_series(
         tops.append(top)
         return _blocks(first, last, top)
 
-    monkeypatch.setattr("sources.metadb.metrics._blocks", blocks)
+    monkeypatch.setattr("sources.metadb.metrics.series._blocks", blocks)
     rollups = MetricStore(metadb, rollup_min_points=0)
     raw = MetricStore(metadb, rollup_min_points=2**62)
     rng = random.Random(2026)

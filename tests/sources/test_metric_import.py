@@ -131,6 +131,8 @@ async def test_training_job_maps_what_moto_describes(clients):
         # moto replaces the MetricDefinitions it was given with a canned one.
         metric_definitions=["test:dcg"],
         failure_reason=None,
+        input_uris=("s3://ml-data/churn/train/",),
+        model_artifact=described["ModelArtifacts"]["S3ModelArtifacts"],
     )
     assert job.created_at is not None
     assert job.created_at.tzinfo is UTC

@@ -1,0 +1,292 @@
+"""Lineage edges AWS already implies, derived when asked and cached.
+
+Nobody has to report these: the registry, the training jobs and the endpoints
+say them. ``AwsLineage.refresh`` reads them whole-account (a bounded number of
+calls, none per node a later query returns) and records them with origin
+``"aws"``:
+
+- ``PipelineExecution:<run> -PRODUCED-> ModelVersion:<package arn>``, the run
+  being what ``ModelService.trained_by`` finds in the version's facts;
+- ``Dataset:<uri> -CONSUMED-> PipelineExecution:<run>`` for each S3 input of
+  the run's training jobs (the version's ``mlmeta:training-job-arn`` and the
+  stored steps of the run that ran a training job) and for the version's
+  ``mlmeta:dataset-uri``;
+- ``ModelVersion:<package arn> -DEPLOYED-> Deployment:<endpoint arn>`` for each
+  variant serving a known package; when an endpoint switches versions, the
+  old edge is retired, so a graph read ``as_of`` shows what served when.
+
+What never changes is fetched once: version facts are stored in the metadb
+(``details_by_arns``) and a training job described is remembered for the life
+of the process. A refresh within ``ttl_seconds`` of the last one makes no call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sources.errors import InputError, MlmetaError, UpstreamError
+from sources.lineage.model import Direction, EdgeInput, NodeType, check_edge, node_key
+from sources.metadb.lineage import MAX_BATCH, LineageStore
+from sources.metadb.models import LineageEdgeKind, utcnow
+from sources.metadb.pipelines import PipelineStore
+from sources.models.model import VersionDetail, VersionSummary
+from sources.models.service import TRAINING_JOB_KEY, ModelService
+from sources.sagemaker.concurrency import gather_limited
+from sources.sagemaker.registry_source import SageMakerRegistry
+from sources.sagemaker.source import SageMakerSource
+from sources.sagemaker.training import is_training_job_arn, training_job_name
+
+log = logging.getLogger("mlmeta.sources.lineage")
+
+ORIGIN = "aws"
+DATASET_URI_KEY = "mlmeta:dataset-uri"
+MAX_GROUPS = 100
+"""Model package groups read per refresh (in name order)."""
+MAX_VERSIONS_PER_GROUP = 100
+"""Versions read per group: the newest (one ListModelPackages page)."""
+MAX_VERSIONS = 1_000
+"""Versions derived per refresh; on a cold metadb, also the most DescribeModelPackage calls."""
+MAX_JOBS = 100
+"""Training jobs described per refresh; the rest wait for the next refresh."""
+MAX_CONCURRENT_GROUPS = 4
+"""Groups whose versions are listed at once."""
+PRODUCED, CONSUMED, DEPLOYED = (
+    LineageEdgeKind.PRODUCED,
+    LineageEdgeKind.CONSUMED,
+    LineageEdgeKind.DEPLOYED,
+)
+
+
+@dataclass(frozen=True)
+class DeriveReport:
+    """What one refresh did. A refresh skipped because the last one is fresh is (0, 0, None)."""
+
+    recorded: int
+    """Edges that were new."""
+    retired: int
+    """DEPLOYED edges retired because their endpoint serves another version now."""
+    skipped_reason: str | None = None
+    """Why the refresh stopped early (an upstream failed); what it recorded before stays."""
+
+
+@dataclass
+class _Tally:
+    recorded: int = 0
+    retired: int = 0
+
+
+class AwsLineage:
+    """Derives and records the lineage AWS implies; one per process (it remembers jobs)."""
+
+    def __init__(
+        self,
+        models: ModelService,
+        registry: SageMakerRegistry | None,
+        sagemaker: SageMakerSource | None,
+        pipelines: PipelineStore,
+        lineage: LineageStore,
+        *,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._models = models
+        self._registry = registry
+        self._sagemaker = sagemaker
+        self._pipelines = pipelines
+        self._lineage = lineage
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._fresh_until: float | None = None
+        self._generation = 0
+        self._last = DeriveReport(0, 0)
+        self._done_jobs: set[str] = set()
+        """Lower-cased ARNs of the training jobs whose edges are recorded (or that are gone)."""
+
+    async def refresh(self, *, force: bool = False) -> DeriveReport:
+        """Derive and record the edges, unless the last refresh is younger than the TTL.
+
+        One refresh runs at a time: callers arriving meanwhile wait for it and
+        get its report. A failed upstream (or any other expected error) does not
+        raise: it is logged and named in ``skipped_reason``, the edges recorded
+        before it stay, and the refresh counts as done for the TTL (an outage
+        costs one attempt per TTL, not one per query).
+        """
+        if not force and self._is_fresh():
+            return DeriveReport(0, 0)
+        generation = self._generation
+        async with self._lock:
+            if self._generation != generation:
+                return self._last  # one ran while this caller waited: share its report
+            tally = _Tally()
+            skipped: str | None = None
+            try:
+                await self._derive(tally)
+            except MlmetaError as exc:
+                log.warning("AWS lineage refresh stopped early: %s", exc.message)
+                skipped = exc.message
+            self._last = DeriveReport(tally.recorded, tally.retired, skipped)
+            self._fresh_until = self._clock() + self._ttl
+            self._generation += 1
+            return self._last
+
+    def _is_fresh(self) -> bool:
+        return self._fresh_until is not None and self._clock() < self._fresh_until
+
+    async def _derive(self, tally: _Tally) -> None:
+        if self._registry is None:
+            raise UpstreamError(
+                "the SageMaker model registry is not configured", source="sagemaker"
+            )
+        versions = await self._versions(self._registry)
+        found = await self._models.details_by_arns([v.arn for v in versions])
+        details = [d for d in found if d is not None]
+        runs = await self._models.trained_by(details)
+        trained = [(d, run) for d, run in zip(details, runs, strict=True) if run]
+        await self._record(
+            tally,
+            [
+                EdgeInput(
+                    node_key(NodeType.PIPELINE_EXECUTION, run),
+                    node_key(NodeType.MODEL_VERSION, d.arn),
+                    PRODUCED,
+                )
+                for d, run in trained
+            ],
+        )
+        # Deployments before training jobs: a few calls, where the jobs may be many.
+        await self._deployed(tally, self._registry, {v.arn.lower(): v.arn for v in versions})
+        await self._consumed(tally, trained)
+
+    async def _versions(self, registry: SageMakerRegistry) -> list[VersionSummary]:
+        """The newest versions of every group (bounded), groups in name order."""
+        groups: list[str] = []
+        token: str | None = None
+        while len(groups) < MAX_GROUPS:
+            page, token = await registry.list_groups(
+                max_results=min(100, MAX_GROUPS - len(groups)), next_token=token
+            )
+            groups += [model.name for model in page]
+            if token is None:
+                break
+
+        async def newest(group: str) -> list[VersionSummary]:
+            page = await registry.list_versions(group, max_results=MAX_VERSIONS_PER_GROUP)
+            return page.items
+
+        listed = await gather_limited(groups, newest, limit=MAX_CONCURRENT_GROUPS)
+        return [v for group in groups for v in listed[group]][:MAX_VERSIONS]
+
+    async def _consumed(self, tally: _Tally, trained: list[tuple[VersionDetail, str]]) -> None:
+        """The datasets the runs read: their training jobs' inputs and the versions' metadata."""
+        read: dict[str, set[str]] = {}  # run -> dataset URIs
+        for detail, run in trained:
+            if uri := detail.customer_metadata.get(DATASET_URI_KEY):
+                read.setdefault(run, set()).add(uri)
+        done: list[str] = []
+        if self._sagemaker is not None:
+            todo = [
+                (arn, runs)
+                for key, (arn, runs) in (await self._training_jobs(trained)).items()
+                if key not in self._done_jobs
+            ][:MAX_JOBS]
+            described = await self._sagemaker.training_jobs([arn for arn, _ in todo])
+            for (arn, runs), job in zip(todo, described, strict=True):
+                done.append(arn.lower())  # a job not found is done too: asking again finds none
+                if job is not None:
+                    for run in runs:
+                        read.setdefault(run, set()).update(job.input_uris)
+        edges = _valid(
+            [
+                EdgeInput(
+                    node_key(NodeType.DATASET, uri),
+                    node_key(NodeType.PIPELINE_EXECUTION, run),
+                    CONSUMED,
+                )
+                for run, uris in read.items()
+                for uri in sorted(uris)
+            ]
+        )
+        datasets = sorted({e.from_key.partition(":")[2] for e in edges})
+        for start in range(0, len(datasets), MAX_BATCH):
+            chunk = datasets[start : start + MAX_BATCH]
+            await self._lineage.upsert_datasets([(uri, None, None) for uri in chunk])
+        await self._record(tally, edges)
+        self._done_jobs.update(done)  # only once their edges are stored
+
+    async def _training_jobs(
+        self, trained: list[tuple[VersionDetail, str]]
+    ) -> dict[str, tuple[str, set[str]]]:
+        """Lower-cased job ARN -> (ARN, runs): the version's job, and the jobs the runs'
+        stored steps ran (one metadb read)."""
+        jobs: dict[str, tuple[str, set[str]]] = {}
+
+        def add(arn: str, run: str) -> None:
+            if training_job_name(arn) is not None:  # a name or an ARN: anything else is noise
+                jobs.setdefault(arn.lower(), (arn, set()))[1].add(run)
+
+        for detail, run in trained:
+            if arn := detail.customer_metadata.get(TRAINING_JOB_KEY):
+                add(arn, run)
+        runs = list(dict.fromkeys(run for _, run in trained))
+        for run, steps in zip(
+            runs, await self._pipelines.steps_by_execution_ids(runs), strict=True
+        ):
+            for step in steps:
+                if step.resource_arn and is_training_job_arn(step.resource_arn):
+                    add(step.resource_arn, run)
+        return jobs
+
+    async def _deployed(
+        self, tally: _Tally, registry: SageMakerRegistry, known: dict[str, str]
+    ) -> None:
+        """Record what each endpoint variant serves now; retire what it served before."""
+        serving: dict[str, set[str]] = {}  # Deployment key -> ModelVersion keys
+        for deployment in await registry.deployments():
+            served = serving.setdefault(node_key(NodeType.DEPLOYMENT, deployment.arn), set())
+            if arn := deployment.model_package_arn:
+                served.add(node_key(NodeType.MODEL_VERSION, known.get(arn.lower(), arn)))
+        at = utcnow()
+        current = _valid(
+            [
+                EdgeInput(version, target, DEPLOYED)
+                for target, vs in serving.items()
+                for version in sorted(vs)
+            ]
+        )
+        await self._record(tally, current, at=at)
+        live = await self._lineage.neighbours(sorted(serving), Direction.UPSTREAM, as_of=at)
+        stale = [
+            EdgeInput(e.from_key, e.to_key, e.kind)
+            for e in live
+            if e.kind == DEPLOYED and e.origin == ORIGIN and e.from_key not in serving[e.to_key]
+        ]
+        for start in range(0, len(stale), MAX_BATCH):
+            tally.retired += await self._lineage.retire(stale[start : start + MAX_BATCH], at=at)
+
+    async def _record(
+        self, tally: _Tally, edges: Sequence[EdgeInput], *, at: datetime | None = None
+    ) -> None:
+        """Record in batches the store takes; each batch is all or nothing."""
+        edges = _valid(edges)
+        for start in range(0, len(edges), MAX_BATCH):
+            batch = edges[start : start + MAX_BATCH]
+            tally.recorded += await self._lineage.record(batch, origin=ORIGIN, at=at)
+
+
+def _valid(edges: Sequence[EdgeInput]) -> list[EdgeInput]:
+    """The edges the store takes; one made of a malformed upstream value is left out, logged."""
+    kept: list[EdgeInput] = []
+    for edge in edges:
+        try:
+            kept.append(check_edge(edge))
+        except InputError as exc:
+            log.debug(
+                "not recording %s -> %s: %s", edge.from_key[:80], edge.to_key[:80], exc.message
+            )
+    return kept
