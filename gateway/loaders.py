@@ -146,10 +146,26 @@ class Loaders:
             found: list[str | None] = [None] * len(arns)
             for (index, _), run in zip(known, runs, strict=True):
                 found[index] = run
+            unknown = [arn for arn, run in zip(arns, found, strict=True) if run is None]
+            if unknown:  # else a PRODUCED edge someone reported (API, OpenLineage)
+                produced = await producers(unknown)
+                found = [run or produced.get(arn) for arn, run in zip(arns, found, strict=True)]
             return found
 
         cards = resources.cards
         lineage = resources.lineage.store
+
+        async def producers(arns: list[str]) -> dict[str, str]:
+            """The run with a live PRODUCED edge into each version (the earliest recorded)."""
+            keys = {node_key(NodeType.MODEL_VERSION, arn): arn for arn in arns}
+            edges = await lineage.neighbours(list(keys), Direction.UPSTREAM)
+            runs: dict[str, str] = {}
+            for edge in sorted(edges, key=lambda e: e.recorded_at):
+                node, natural = split_key(edge.from_key)
+                if edge.kind is LineageEdgeKind.PRODUCED and node is NodeType.PIPELINE_EXECUTION:
+                    runs.setdefault(keys[edge.to_key], natural)
+            return runs
+
         refresh = resources.lineage.refresh
 
         async def load_histories(keys: list[CardRecord]) -> list[list[CardRecord]]:

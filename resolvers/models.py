@@ -208,6 +208,15 @@ class ModelVersion(Node):
         items = sorted(detail.customer_metadata.items()) if detail else []
         return [KeyValue(key=k, value=v) for k, v in items]
 
+    @strawberry.field(
+        description="The evaluation reports registered with the version (ModelMetrics), "
+        "e.g. {key: 'ModelQuality.Statistics', value: 's3://.../evaluation.json'}."
+    )
+    async def reports(self, info: Info) -> list[KeyValue]:
+        detail = await info.context.loaders.version_details_by_arn.load(self.arn)
+        items = sorted(detail.model_metrics.items()) if detail else []
+        return [KeyValue(key=k, value=v) for k, v in items]
+
     @strawberry.field(description="Endpoints serving this version, one per production variant.")
     async def deployments(self, info: Info) -> list[Deployment]:
         artifact = await self.artifact_uri(info)

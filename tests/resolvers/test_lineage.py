@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from starlette.testclient import TestClient
 
@@ -273,3 +275,35 @@ def test_edges_aws_implies_are_derived_when_asked(gateway: TestClient) -> None:
     assert "s3://mlmeta-demo-datasets/churn/training/2026-11-01/train.csv" in {
         i["uri"] for i in run["inputs"]
     }
+
+
+def test_a_produced_edge_tells_which_run_trained_a_version_its_registry_entry_does_not(
+    gateway: TestClient, moto_endpoint: str
+) -> None:
+    sagemaker = boto3.client("sagemaker", endpoint_url=moto_endpoint, region_name="us-east-1")
+    group = f"tlineage-{uuid.uuid4().hex[:10]}"
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    sagemaker.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "example/trainer:1", "ModelDataUrl": f"s3://b/{group}.tgz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )
+    run = gql(
+        gateway,
+        """mutation { recordRun(input: {pipeline: "airflow-prod/train", runId: "r-42",
+          status: SUCCEEDED, startedAt: "2026-11-20T10:00:00Z"}) { id } }""",
+        headers=WRITER,
+    )["data"]["recordRun"]["id"]
+    query = """query ($model: String!) { modelVersion(model: $model, version: "1") {
+      id trainedBy { name } } }"""
+    version = gql(gateway, query, {"model": group})["data"]["modelVersion"]
+    assert version["trainedBy"] is None
+    gql(
+        gateway, RECORD, {"edges": [{"from": run, "to": version["id"], "kind": "PRODUCED"}]}, WRITER
+    )
+    version = gql(gateway, query, {"model": group})["data"]["modelVersion"]
+    assert version["trainedBy"] == {"name": "r-42"}
