@@ -33,6 +33,7 @@ from sources.models.model import (
     DatasetRef,
     DeploymentInfo,
     ModelInfo,
+    ModelPage,
     VersionDetail,
     VersionPage,
     VersionSummary,
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 
 PageKey = tuple[str, tuple[ExecutionStatus, ...], datetime | None, int, str | None]
 VersionPageKey = tuple[str, ApprovalStatus | None, int, str | None]
-ModelsPage = tuple[list[ModelInfo], str | None]
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Loaders:
     metric_names_by_pipeline: DataLoader[str, list[str]]
     evolution_by_request: DataLoader[EvolutionRequest, list[Evolution]]
     models_by_key: DataLoader[str, ModelInfo | None]
-    models_page: DataLoader[tuple[int, str | None], ModelsPage]
+    models_page: DataLoader[tuple[int, str | None], ModelPage]
     model_entity_by_group: DataLoader[str, ModelEntity | None]
     versions_page: DataLoader[VersionPageKey, VersionPage]
     latest_version_by_model: DataLoader[tuple[str, ApprovalStatus | None], VersionSummary | None]
@@ -132,7 +132,7 @@ class Loaders:
                 await asyncio.gather(*(models.list_versions(g, s, f, a) for g, s, f, a in keys))
             )
 
-        async def load_model_pages(keys: list[tuple[int, str | None]]) -> list[ModelsPage]:
+        async def load_model_pages(keys: list[tuple[int, str | None]]) -> list[ModelPage]:
             return list(await asyncio.gather(*(models.list_models(f, a) for f, a in keys)))
 
         details_loader: DataLoader[str, VersionDetail | None] = DataLoader(

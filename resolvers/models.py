@@ -88,10 +88,11 @@ class Model(Node):
         page = await info.context.loaders.versions_page.load(key)
         loader = info.context.loaders.versions_by_arn
         edges = []
-        for version in page.items:
+        cursors = page.item_cursors or [page.next_token or ""] * len(page.items)
+        for version, cursor in zip(page.items, cursors, strict=True):
             if version.artifact_uri is not None:
                 loader.prime(version.arn, version)
-            edges.append(ModelVersionEdge(cursor=version.arn, node=ModelVersion.of(version)))
+            edges.append(ModelVersionEdge(cursor=cursor, node=ModelVersion.of(version)))
         return ModelVersionConnection(
             edges=edges,
             page_info=PageInfo(

@@ -53,11 +53,15 @@ class ModelQuery:
         self, info: Info, first: int = 20, after: str | None = None
     ) -> ModelConnection:
         page = await info.context.loaders.models_page.load((check_first(first), after))
-        models, next_token = page
-        for model in models:
+        next_token = page.next_token
+        for model in page.items:
             info.context.loaders.models_by_key.prime(model.name, model)
-        visible = await asyncio.gather(*(load_model(info, m.name) for m in models))
-        edges = [ModelEdge(cursor=m.arn, node=m) for m in visible if m is not None]
+        visible = await asyncio.gather(*(load_model(info, m.name) for m in page.items))
+        edges = [
+            ModelEdge(cursor=cursor, node=model)
+            for model, cursor in zip(visible, page.item_cursors, strict=True)
+            if model is not None
+        ]
         return ModelConnection(
             edges=edges,
             page_info=PageInfo(

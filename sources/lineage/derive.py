@@ -168,10 +168,11 @@ class AwsLineage:
         groups: list[str] = []
         token: str | None = None
         while len(groups) < MAX_GROUPS:
-            page, token = await registry.list_groups(
+            page = await registry.list_groups(
                 max_results=min(100, MAX_GROUPS - len(groups)), next_token=token
             )
-            groups += [model.name for model in page]
+            groups += [model.name for model in page.items]
+            token = page.next_token
             if token is None:
                 break
 

@@ -56,9 +56,19 @@ class VersionSummary:
 
 
 @dataclass(frozen=True)
+class ModelPage:
+    items: list[ModelInfo]
+    next_token: str | None
+    item_cursors: list[str]
+    """For each item, a token resuming right after it (Relay edge cursors)."""
+
+
+@dataclass(frozen=True)
 class VersionPage:
     items: list[VersionSummary]
     next_token: str | None
+    item_cursors: list[str] | None = None
+    """For each item, a token resuming right after it (Relay edge cursors)."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from sources.models.model import (
     ApprovalStatus,
     DeploymentInfo,
     ModelInfo,
+    ModelPage,
     VersionDetail,
     VersionPage,
     VersionSummary,
@@ -195,9 +196,7 @@ class ModelService:
     ) -> list[list[DeploymentInfo]]:
         return await self.registry.deployments_for(versions)
 
-    async def list_models(
-        self, first: int, after: str | None
-    ) -> tuple[list[ModelInfo], str | None]:
+    async def list_models(self, first: int, after: str | None) -> ModelPage:
         return await self.registry.list_groups(max_results=first, next_token=after)
 
     async def deployments_by_arns(self, arns: Sequence[str]) -> list[DeploymentInfo | None]:

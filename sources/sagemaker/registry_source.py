@@ -20,6 +20,7 @@ from sources.models.model import (
     ApprovalStatus,
     DeploymentInfo,
     ModelInfo,
+    ModelPage,
     VersionDetail,
     VersionPage,
     VersionSummary,
@@ -114,11 +115,9 @@ class SageMakerRegistry:
         found = await gather_limited(names_or_arns, describe, limit=MAX_CONCURRENT_DESCRIBES)
         return [found[key] for key in names_or_arns]
 
-    async def list_groups(
-        self, *, max_results: int, next_token: str | None
-    ) -> tuple[list[ModelInfo], str | None]:
-        """Models by name; ``next_token`` is this adapter's own, opaque to callers."""
-        return await self._page(
+    async def list_groups(self, *, max_results: int, next_token: str | None) -> ModelPage:
+        """Models by name; tokens are this adapter's own, opaque to callers."""
+        items, token, cursors = await self._page(
             "list_model_package_groups",
             "ModelPackageGroupSummaryList",
             {"SortBy": "Name", "SortOrder": "Ascending"},
@@ -127,6 +126,7 @@ class SageMakerRegistry:
             sort_key=lambda s: str(s.get("ModelPackageGroupName", "")),
             convert=model_from_group,
         )
+        return ModelPage(items=items, next_token=token, item_cursors=cursors)
 
     # ---- versions --------------------------------------------------------------------------
 
@@ -145,7 +145,7 @@ class SageMakerRegistry:
         keeps, so pages are right whether or not the upstream honours SortBy
         and MaxResults.
         """
-        items, token = await self._page(
+        items, token, cursors = await self._page(
             "list_model_packages",
             "ModelPackageSummaryList",
             self._versions_request(group, status),
@@ -154,7 +154,7 @@ class SageMakerRegistry:
             sort_key=newest_first,
             convert=lambda summary: _with_status(version_from_package(summary), status),
         )
-        return VersionPage(items=items, next_token=token)
+        return VersionPage(items=items, next_token=token, item_cursors=cursors)
 
     async def latest_version(
         self, group: str, status: ApprovalStatus | None
@@ -258,8 +258,9 @@ class SageMakerRegistry:
         *,
         sort_key: Callable[[dict[str, Any]], Any],
         convert: Callable[[dict[str, Any]], T | None],
-    ) -> tuple[list[T], str | None]:
-        """One page of ``max_results`` converted items (``convert`` None: skipped).
+    ) -> tuple[list[T], str | None, list[str]]:
+        """One page of ``max_results`` converted items (``convert`` None: skipped), the
+        token of the next page, and for each item a token resuming right after it.
 
         The token is an upstream token plus an offset into that upstream page,
         sorted by ``sort_key``: an upstream that ignores MaxResults (and returns
@@ -269,6 +270,7 @@ class SageMakerRegistry:
             raise InputError(f"max_results must be 1 to {MAX_PAGE_SIZE}", source=self.name)
         token = PageToken.decode(next_token) if next_token else PageToken(None, 0, max_results)
         items: list[T] = []
+        cursors: list[str] = []
         for _ in range(MAX_SCANNED_PAGES):
             request = {**params, "MaxResults": token.page_size}
             if token.upstream:
@@ -277,15 +279,17 @@ class SageMakerRegistry:
             rows = sorted(page.get(key) or [], key=sort_key)
             for index in range(token.offset, len(rows)):
                 if len(items) == max_results:
-                    return items, PageToken(token.upstream, index, token.page_size).encode()
+                    resume = PageToken(token.upstream, index, token.page_size).encode()
+                    return items, resume, cursors
                 if (item := convert(rows[index])) is not None:
                     items.append(item)
+                    cursors.append(PageToken(token.upstream, index + 1, token.page_size).encode())
             if not page.get("NextToken"):
-                return items, None
+                return items, None, cursors
             token = PageToken(page["NextToken"], 0, token.page_size)
             if len(items) == max_results:
                 break
-        return items, token.encode()
+        return items, token.encode(), cursors
 
     async def _batch_versions(self, arns: list[str]) -> dict[str, VersionSummary | None]:
         chunks = [

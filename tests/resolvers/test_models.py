@@ -93,6 +93,22 @@ def test_version_pages_list_each_version_once(registry: Registry) -> None:
     assert seen[-4:] == ["4", "3", "2", "1"]
 
 
+def test_an_edge_cursor_resumes_right_after_its_version(registry: Registry) -> None:
+    edges = versions(registry)["versions"]["edges"]
+    resumed = versions(registry, first=2, after=edges[1]["cursor"])["versions"]["edges"]
+    assert [e["node"]["version"] for e in resumed] == [e["node"]["version"] for e in edges[2:4]]
+
+
+def test_models_list_the_registry_and_their_cursors_resume(registry: Registry) -> None:
+    query = """query ($after: String) { models(first: 100, after: $after) {
+      edges { cursor node { name } } pageInfo { hasNextPage } } }"""
+    edges = gql(registry.client, query)["data"]["models"]["edges"]
+    names = [e["node"]["name"] for e in edges]
+    assert {"churn-model", "fraud-detector"} <= set(names)
+    after = gql(registry.client, query, {"after": edges[0]["cursor"]})["data"]["models"]
+    assert [e["node"]["name"] for e in after["edges"]] == names[1:]
+
+
 def test_the_status_filter_keeps_only_those_decisions(registry: Registry) -> None:
     listed = versions(registry, status="APPROVED")["versions"]["edges"]
     assert [e["node"]["version"] for e in listed] == ["3", "1"]

@@ -117,8 +117,9 @@ async def test_groups_are_paged_by_name(sm):
 
     names, token, pages = [], None, 0
     while True:
-        models, token = await registry.list_groups(max_results=2, next_token=token)
-        names += [m.name for m in models]
+        page = await registry.list_groups(max_results=2, next_token=token)
+        names += [m.name for m in page.items]
+        token = page.next_token
         pages += 1
         if token is None:
             break
