@@ -95,12 +95,7 @@ class Model(Node):
             edges.append(ModelVersionEdge(cursor=cursor, node=ModelVersion.of(version)))
         return ModelVersionConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.next_token is not None,
-                has_previous_page=after is not None,
-                start_cursor=after,
-                end_cursor=page.next_token,
-            ),
+            page_info=PageInfo.forward(after, page.next_token),
         )
 
     @strawberry.field(

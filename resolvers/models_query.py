@@ -64,12 +64,7 @@ class ModelQuery:
         ]
         return ModelConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=next_token is not None,
-                has_previous_page=after is not None,
-                start_cursor=after,
-                end_cursor=next_token,
-            ),
+            page_info=PageInfo.forward(after, next_token),
         )
 
     @strawberry.field(

@@ -14,6 +14,16 @@ class PageInfo:
     start_cursor: str | None
     end_cursor: str | None
 
+    @staticmethod
+    def forward(after: str | None, next_token: str | None) -> PageInfo:
+        """A page read forward from ``after``, whose source gave ``next_token``."""
+        return PageInfo(
+            has_next_page=next_token is not None,
+            has_previous_page=after is not None,
+            start_cursor=after,
+            end_cursor=next_token,
+        )
+
 
 def check_first(first: int) -> int:
     """``first`` must be positive; the upper bound is checked before execution."""

@@ -311,12 +311,7 @@ class Pipeline(Node):
             edges.append(PipelineExecutionEdge(cursor=cursor, node=PipelineExecution.of(execution)))
         return PipelineExecutionConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.next_token is not None,
-                has_previous_page=after is not None,
-                start_cursor=after,
-                end_cursor=page.next_token,
-            ),
+            page_info=PageInfo.forward(after, page.next_token),
         )
 
     @strawberry.field(

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from sources.errors import ConflictError, InputError
 from sources.metadb import MetaDB
@@ -22,6 +19,7 @@ from sources.models.model import (
     EvaluationResult,
     IntendedUse,
 )
+from tests.support.sql import statements
 
 DRAFT = ModelCardStatus.DRAFT
 PENDING_REVIEW = ModelCardStatus.PENDING_REVIEW
@@ -37,21 +35,6 @@ V3 = CardContent(overview="Reviewed, with caveats.", caveats=["Not for business 
 @pytest.fixture
 def store(metadb: MetaDB) -> CardStore:
     return CardStore(metadb)
-
-
-@contextmanager
-def statements(db: MetaDB) -> Iterator[list[str]]:
-    """Every SQL statement sent to the database inside the block."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def save(

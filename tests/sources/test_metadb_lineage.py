@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from sources.errors import ConflictError, InputError
 from sources.lineage.model import Direction, EdgeInput
 from sources.metadb import MetaDB
 from sources.metadb.lineage import LineageStore
 from sources.metadb.models import LineageEdge, LineageEdgeKind
+from tests.support.sql import statements
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -29,21 +27,6 @@ DOWN, UP, BOTH = Direction.DOWNSTREAM, Direction.UPSTREAM, Direction.BOTH
 @pytest.fixture
 def store(metadb: MetaDB) -> LineageStore:
     return LineageStore(metadb)
-
-
-@contextmanager
-def statements(db: MetaDB) -> Iterator[list[str]]:
-    """Every SQL statement sent to the database inside the block."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 def ds(name: str) -> str:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.exc import StatementError
 
 from sources.errors import ConflictError, InputError, NotFoundError
@@ -18,6 +15,7 @@ from sources.metadb import MetaDB
 from sources.metadb.models import Execution, ExecutionStatus, ExecutionStep, Orchestrator
 from sources.metadb.pipelines import PipelineStore
 from sources.pipelines.model import ExecutionInfo, PipelineInfo, StepState
+from tests.support.sql import statements
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SUCCEEDED = ExecutionStatus.SUCCEEDED
@@ -28,21 +26,6 @@ FAILED = ExecutionStatus.FAILED
 @pytest.fixture
 def store(metadb: MetaDB) -> PipelineStore:
     return PipelineStore(metadb)
-
-
-@contextmanager
-def statements(db: MetaDB) -> Iterator[list[str]]:
-    """Every SQL statement sent to the database inside the block."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 def selects(sent: list[str]) -> list[str]:
