@@ -18,6 +18,7 @@ from sources.cards.markdown import render_markdown
 from sources.cards.sagemaker import content_to_sagemaker
 from sources.cards.toolkit import to_model_card_toolkit
 from sources.metadb.models import ModelCardStatus
+from sources.models.cards import card_key
 from sources.models.model import (
     SAGEMAKER_APPROVAL,
     CardRecord,
@@ -51,13 +52,6 @@ class EvaluationResult:
     slice: str | None = strawberry.field(description="e.g. 'country=DE'")
     threshold: float | None
     passed: bool | None
-
-
-def card_key(card: CardRecord) -> str:
-    """The natural key of a card revision (its lineage node key after ``ModelCard:``)."""
-    if card.source is CardSource.SAGEMAKER:
-        return f"{card.model_version_arn}@sagemaker/{card.revision}"
-    return f"{card.model_version_arn}@{card.revision}"
 
 
 @strawberry.type(

@@ -15,6 +15,14 @@ calls, none per node a later query returns) and records them with origin
   variant serving a known package; when an endpoint switches versions, the
   old edge is retired, so a graph read ``as_of`` shows what served when.
 
+Each edge holds from when AWS says its fact began, not from when mlmeta
+noticed it: PRODUCED from the version's registration, CONSUMED from the
+training job's creation (else the registration), DEPLOYED from the endpoint's
+last change, and a replaced DEPLOYED edge is retired at that change. So
+``asOf`` answers "what was deployed, and from what, at that time" even for
+facts mlmeta derived later; an export's digest still covers exactly the graph
+it holds.
+
 What never changes is fetched once: version facts are stored in the metadb
 (``details_by_arns``) and a training job described is remembered for the life
 of the process. A refresh within ``ttl_seconds`` of the last one makes no call.
@@ -151,10 +159,13 @@ class AwsLineage:
         await self._record(
             tally,
             [
-                EdgeInput(
-                    node_key(NodeType.PIPELINE_EXECUTION, run),
-                    node_key(NodeType.MODEL_VERSION, d.arn),
-                    PRODUCED,
+                (
+                    EdgeInput(
+                        node_key(NodeType.PIPELINE_EXECUTION, run),
+                        node_key(NodeType.MODEL_VERSION, d.arn),
+                        PRODUCED,
+                    ),
+                    d.created_at,  # the version was produced when it was registered
                 )
                 for d, run in trained
             ],
@@ -185,10 +196,10 @@ class AwsLineage:
 
     async def _consumed(self, tally: _Tally, trained: list[tuple[VersionDetail, str]]) -> None:
         """The datasets the runs read: their training jobs' inputs and the versions' metadata."""
-        read: dict[str, set[str]] = {}  # run -> dataset URIs
+        read: dict[str, dict[str, datetime]] = {}  # run -> dataset URI -> read since
         for detail, run in trained:
             if uri := detail.customer_metadata.get(DATASET_URI_KEY):
-                read.setdefault(run, set()).add(uri)
+                _earliest(read.setdefault(run, {}), uri, detail.created_at)
         done: list[str] = []
         if self._sagemaker is not None:
             todo = [
@@ -201,19 +212,21 @@ class AwsLineage:
                 done.append(arn.lower())  # a job not found is done too: asking again finds none
                 if job is not None:
                     for run in runs:
-                        read.setdefault(run, set()).update(job.input_uris)
-        edges = _valid(
-            [
+                        for uri in job.input_uris:
+                            _earliest(read.setdefault(run, {}), uri, job.created_at or utcnow())
+        edges = [
+            (
                 EdgeInput(
                     node_key(NodeType.DATASET, uri),
                     node_key(NodeType.PIPELINE_EXECUTION, run),
                     CONSUMED,
-                )
-                for run, uris in read.items()
-                for uri in sorted(uris)
-            ]
-        )
-        datasets = sorted({e.from_key.partition(":")[2] for e in edges})
+                ),
+                since,
+            )
+            for run, uris in read.items()
+            for uri, since in sorted(uris.items())
+        ]
+        datasets = sorted({e.from_key.partition(":")[2] for e, _ in _valid(edges)})
         for start in range(0, len(datasets), MAX_BATCH):
             chunk = datasets[start : start + MAX_BATCH]
             await self._lineage.upsert_datasets([(uri, None, None) for uri in chunk])
@@ -248,44 +261,67 @@ class AwsLineage:
     ) -> None:
         """Record what each endpoint variant serves now; retire what it served before."""
         serving: dict[str, set[str]] = {}  # Deployment key -> ModelVersion keys
+        since: dict[str, datetime] = {}  # Deployment key -> when it last changed
+        now = utcnow()
         for deployment in await registry.deployments():
-            served = serving.setdefault(node_key(NodeType.DEPLOYMENT, deployment.arn), set())
+            target = node_key(NodeType.DEPLOYMENT, deployment.arn)
+            served = serving.setdefault(target, set())
+            since[target] = deployment.updated_at or deployment.created_at or now
             if arn := deployment.model_package_arn:
                 served.add(node_key(NodeType.MODEL_VERSION, known.get(arn.lower(), arn)))
-        at = utcnow()
-        current = _valid(
-            [
-                EdgeInput(version, target, DEPLOYED)
-                for target, vs in serving.items()
-                for version in sorted(vs)
-            ]
-        )
-        await self._record(tally, current, at=at)
-        live = await self._lineage.neighbours(sorted(serving), Direction.UPSTREAM, as_of=at)
-        stale = [
-            EdgeInput(e.from_key, e.to_key, e.kind)
-            for e in live
-            if e.kind == DEPLOYED and e.origin == ORIGIN and e.from_key not in serving[e.to_key]
+        live = await self._lineage.neighbours(sorted(serving), Direction.UPSTREAM, as_of=now)
+        stale: dict[datetime, list[EdgeInput]] = {}
+        for e in live:
+            if e.kind == DEPLOYED and e.origin == ORIGIN and e.from_key not in serving[e.to_key]:
+                # It stopped serving when the endpoint changed (never before it was recorded).
+                at = max(since[e.to_key], e.recorded_at)
+                stale.setdefault(at, []).append(EdgeInput(e.from_key, e.to_key, e.kind))
+        for at, edges in sorted(stale.items()):
+            for start in range(0, len(edges), MAX_BATCH):
+                batch = edges[start : start + MAX_BATCH]
+                tally.retired += await self._lineage.retire(batch, at=at)
+        current = [
+            (EdgeInput(version, target, DEPLOYED), since[target])
+            for target, vs in serving.items()
+            for version in sorted(vs)
         ]
-        for start in range(0, len(stale), MAX_BATCH):
-            tally.retired += await self._lineage.retire(stale[start : start + MAX_BATCH], at=at)
+        await self._record(tally, current)
 
-    async def _record(
-        self, tally: _Tally, edges: Sequence[EdgeInput], *, at: datetime | None = None
-    ) -> None:
-        """Record in batches the store takes; each batch is all or nothing."""
-        edges = _valid(edges)
-        for start in range(0, len(edges), MAX_BATCH):
-            batch = edges[start : start + MAX_BATCH]
-            tally.recorded += await self._lineage.record(batch, origin=ORIGIN, at=at)
+    async def _record(self, tally: _Tally, edges: Sequence[tuple[EdgeInput, datetime]]) -> None:
+        """Record the edges not live yet, each from when AWS says its fact began.
+
+        One statement finds the live ones, so a refresh with nothing new writes
+        nothing; new edges are written in batches per instant, each all or nothing.
+        """
+        now = utcnow()
+        timed = _valid(edges)
+        if not timed:
+            return
+        targets = sorted({edge.to_key for edge, _ in timed})
+        live = {
+            (e.from_key, e.to_key, e.kind)
+            for e in await self._lineage.neighbours(targets, Direction.UPSTREAM, as_of=now)
+        }
+        by_time: dict[datetime, list[EdgeInput]] = {}
+        for edge, since in timed:
+            if (edge.from_key, edge.to_key, edge.kind) not in live:
+                by_time.setdefault(min(since, now), []).append(edge)
+        for at, batch_edges in sorted(by_time.items()):
+            for start in range(0, len(batch_edges), MAX_BATCH):
+                batch = batch_edges[start : start + MAX_BATCH]
+                tally.recorded += await self._lineage.record(batch, origin=ORIGIN, at=at)
 
 
-def _valid(edges: Sequence[EdgeInput]) -> list[EdgeInput]:
+def _earliest(read: dict[str, datetime], uri: str, since: datetime) -> None:
+    read[uri] = min(read.get(uri, since), since)
+
+
+def _valid(edges: Sequence[tuple[EdgeInput, datetime]]) -> list[tuple[EdgeInput, datetime]]:
     """The edges the store takes; one made of a malformed upstream value is left out, logged."""
-    kept: list[EdgeInput] = []
-    for edge in edges:
+    kept: list[tuple[EdgeInput, datetime]] = []
+    for edge, since in edges:
         try:
-            kept.append(check_edge(edge))
+            kept.append((check_edge(edge), since))
         except InputError as exc:
             log.debug(
                 "not recording %s -> %s: %s", edge.from_key[:80], edge.to_key[:80], exc.message

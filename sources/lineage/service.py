@@ -27,7 +27,7 @@ from sources.lineage.model import (
 from sources.lineage.openlineage import LineageIngestor
 from sources.metadb.lineage import LineageStore
 from sources.metadb.models import LineageEdgeKind
-from sources.models.cards import CardService
+from sources.models.cards import CardService, card_key
 
 
 class Derived(Protocol):
@@ -84,7 +84,7 @@ class LineageService:
         return await self._with_cards(graph, node_budget)
 
     async def _with_cards(self, graph: Graph, node_budget: int) -> Graph:
-        """Add, upstream of each model version, the mlmeta card revision in force then."""
+        """Add, upstream of each model version, the card revision in force then."""
         versions = [
             natural
             for key in graph.nodes
@@ -101,11 +101,11 @@ class LineageService:
             if len(nodes) >= node_budget:
                 truncated = True
                 break
-            card_key = node_key(NodeType.MODEL_CARD, f"{arn}@{card.revision}")
-            nodes.append(card_key)
+            card_node = node_key(NodeType.MODEL_CARD, card_key(card))
+            nodes.append(card_node)
             edges.append(
                 Edge(
-                    from_key=card_key,
+                    from_key=card_node,
                     to_key=node_key(NodeType.MODEL_VERSION, arn),
                     kind=LineageEdgeKind.DESCRIBES,
                     recorded_at=card.updated_at,

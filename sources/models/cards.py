@@ -6,6 +6,7 @@ own ``source``, revisions and status. mlmeta's cards are the editable ones.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,6 +19,13 @@ from sources.models.model import CardContent, CardRecord, CardSource
 if TYPE_CHECKING:
     from sources.sagemaker.registry import SageMakerCard
     from sources.sagemaker.registry_source import SageMakerRegistry
+
+
+def card_key(card: CardRecord) -> str:
+    """The natural key of a card revision: its GraphQL id's and its lineage node's."""
+    if card.source is CardSource.SAGEMAKER:
+        return f"{card.model_version_arn}@sagemaker/{card.revision}"
+    return f"{card.model_version_arn}@{card.revision}"
 
 
 def card_from_sagemaker(card: SageMakerCard, package_arn: str) -> CardRecord:
@@ -62,7 +70,21 @@ class CardService:
         return [card_from_sagemaker(v, card.model_version_arn) for v in versions]
 
     async def as_of(self, arns: Sequence[str], at: datetime) -> list[CardRecord | None]:
-        return await self._store.as_of(arns, at)
+        """For each version, the card revision in force at ``at``: mlmeta's, else the
+        SageMaker card version last changed by then."""
+        found = list(await self._store.as_of(arns, at))
+        missing = [i for i, card in enumerate(found) if card is None]
+        if not missing or self._registry is None:
+            return found
+        theirs = await self._registry.card_for_versions([arns[i] for i in missing])
+        named = [(i, card.name) for i, card in zip(missing, theirs, strict=True) if card]
+        histories = await asyncio.gather(*(self._registry.card_versions(name) for _, name in named))
+        for (index, _), versions in zip(named, histories, strict=True):
+            then = [v for v in versions if v.updated_at <= at]
+            if then:
+                newest = max(then, key=lambda v: v.version)
+                found[index] = card_from_sagemaker(newest, arns[index])
+        return found
 
     async def save(
         self,

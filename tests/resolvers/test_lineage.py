@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +307,38 @@ def test_a_produced_edge_tells_which_run_trained_a_version_its_registry_entry_do
     )
     version = gql(gateway, query, {"model": group})["data"]["modelVersion"]
     assert version["trainedBy"] == {"name": "r-42"}
+
+
+def test_a_derived_edge_holds_from_when_aws_says_the_fact_began(gateway: TestClient) -> None:
+    query = """query { modelVersion(model: "churn-model", version: "3") { id createdAt } }"""
+    version = gql(gateway, query)["data"]["modelVersion"]
+    created = datetime.fromisoformat(version["createdAt"].replace("Z", "+00:00"))
+    just_after = (created + timedelta(milliseconds=1)).isoformat()
+    just_before = (created - timedelta(milliseconds=1)).isoformat()
+    walk = {"of": version["id"], "direction": "UPSTREAM", "depth": 1}
+    after = gql(gateway, WALK, {**walk, "asOf": just_after})["data"]["lineage"]
+    before = gql(gateway, WALK, {**walk, "asOf": just_before})["data"]["lineage"]
+    assert [e["kind"] for e in after["edges"] if e["origin"] == "aws"] == ["PRODUCED"]
+    assert [e for e in before["edges"] if e["origin"] == "aws"] == []
+
+
+def test_the_card_in_force_joins_the_graph_upstream_of_its_version(gateway: TestClient) -> None:
+    version, _ = version_and_deployment(gateway)
+    query = """query ($of: ID!) { lineage(of: $of, direction: UPSTREAM, depth: 1) {
+      edges { from to kind } nodes { id ... on ModelCard { source revision status } } } }"""
+    graph = gql(gateway, query, {"of": version})["data"]["lineage"]
+    cards = [n for n in graph["nodes"] if "source" in n]
+    assert [(c["source"], c["revision"], c["status"]) for c in cards] == [
+        ("sagemaker", 2, "APPROVED")
+    ]
+    assert {"from": cards[0]["id"], "to": version, "kind": "DESCRIBES"} in graph["edges"]
+    writer_edit = {"modelVersionId": version, "baseRevision": 0, "caveats": ["Shadow-tested."]}
+    gql(
+        gateway,
+        """mutation ($input: ModelCardInput!) { upsertModelCard(input: $input) { revision } }""",
+        {"input": writer_edit},
+        WRITER,
+    )
+    graph = gql(gateway, query, {"of": version})["data"]["lineage"]
+    cards = [n for n in graph["nodes"] if "source" in n]
+    assert [(c["source"], c["revision"]) for c in cards] == [("mlmeta", 1)]
