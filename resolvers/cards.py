@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -23,6 +23,7 @@ from sources.models.model import (
     SAGEMAKER_APPROVAL,
     CardRecord,
     CardSource,
+    DatasetRef,
     VersionSummary,
 )
 from sources.models.prefill import KnownFacts, prefilled_content
@@ -199,7 +200,7 @@ async def known_facts(info: Info, version: VersionSummary) -> KnownFacts:
     )
     run_name = None
     run_metrics: dict[str, float] = {}
-    inputs: list[Any] = []
+    inputs: list[DatasetRef] = []
     if run_id is not None:
         run, summaries, inputs = await asyncio.gather(
             loaders.executions_by_id.load(run_id),

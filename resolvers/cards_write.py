@@ -16,7 +16,13 @@ from resolvers.ids import decode_id
 from resolvers.models import load_version
 from sources.errors import InputError, NotAllowedError, NotFoundError
 from sources.metadb.models import ModelCardStatus
-from sources.models.model import CardContent, DatasetRef, EvaluationResult, IntendedUse
+from sources.models.model import (
+    CardContent,
+    CardSource,
+    DatasetRef,
+    EvaluationResult,
+    IntendedUse,
+)
 
 MAX_ITEMS = 200
 MAX_TEXT = 20_000
@@ -199,7 +205,7 @@ class CardMutation:
             raise NotFoundError(f"no model version {input.model_version_id!r}")
         await check_can_edit(info, version.summary.group)
         cards = await info.context.loaders.cards_by_version.load(arn)
-        current = next((c for c in cards if c.revision > 0 and c.source == "mlmeta"), None)
+        current = next((c for c in cards if c.source is CardSource.MLMETA), None)
         base = current or await prefilled_card(info, version.summary)
         content = apply_edit(base.content, input)
         status = input.status or (current.status if current else ModelCardStatus.DRAFT)
