@@ -11,8 +11,9 @@ from strawberry.scalars import JSON
 
 from resolvers.context import Info
 from resolvers.ids import decode_id, encode_id
+from resolvers.lineage_access import hidden_keys, readable_part
 from resolvers.node import Node, resolve_node
-from sources.errors import InputError, NotAllowedError
+from sources.errors import InputError, NotAllowedError, NotFoundError
 from sources.lineage.digest import digest
 from sources.lineage.export import ExecutionMeta, to_openlineage
 from sources.lineage.model import (
@@ -98,13 +99,18 @@ class LineageGraph:
         description="sha256 over the canonical form of nodes and edges (README: 'Lineage "
         "digests'); `mlmeta lineage verify` recomputes it from an export."
     )
+    withheld: int = strawberry.field(
+        description="Nodes left out because you may not read them (a model whose catalog "
+        "entity you cannot see), with the nodes reached only through them."
+    )
     graph: strawberry.Private[Graph]
 
     @staticmethod
-    def of(graph: Graph) -> LineageGraph:
+    def of(graph: Graph, withheld: int = 0) -> LineageGraph:
         return LineageGraph(
             as_of=graph.as_of,
             truncated=graph.truncated,
+            withheld=withheld,
             node_ids=[global_id(k) for k in graph.nodes],
             edges=[LineageEdge.of(e) for e in graph.edges],
             digest=digest(graph),
@@ -206,7 +212,10 @@ class LineageQuery:
             as_of=as_of,
             node_budget=node_budget,
         )
-        return LineageGraph.of(graph)
+        readable = await readable_part(info, graph)
+        if readable is None:
+            raise NotFoundError(f"no node {of!r}, or not one you may read")
+        return LineageGraph.of(*readable)
 
     @strawberry.field(
         description="A dataset mlmeta has recorded, by URI (and version); null if unknown."
@@ -233,6 +242,8 @@ class LineageQuery:
         paths = await info.context.resources.lineage.impact(
             lineage_key(dataset_id), depth=depth, node_budget=DEFAULT_NODE_BUDGET
         )
+        hidden = await hidden_keys(info, {k for p in paths for k in p.path})
+        paths = [p for p in paths if not hidden.intersection(p.path)]
         return [
             ImpactPath(
                 deployment_id=global_id(p.deployment), path_ids=[global_id(k) for k in p.path]

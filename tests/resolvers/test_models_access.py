@@ -163,3 +163,32 @@ def test_a_model_no_entity_claims_is_readable_by_any_authenticated_caller(
     assert model["name"] == unclaimed
     assert model["entity"] is None
     assert [e["node"]["version"] for e in model["versions"]["edges"]] == ["1"]
+
+
+LINEAGE = """query ($of: ID!) { lineage(of: $of, direction: DOWNSTREAM, depth: 4) {
+  withheld nodeIds nodes { __typename } } }"""
+SNAPSHOT = "s3://mlmeta-demo-datasets/churn/training/2026-11-01/train.csv"
+
+
+def test_lineage_leaves_out_models_the_caller_may_not_read(gateway: Gateway) -> None:
+    carol = gateway.as_user("carol", "fraud-team", hidden={CHURN})
+    alice = gateway.as_user("alice", "ml-platform")
+    dataset = encode_id("Dataset", SNAPSHOT)
+    seen = gateway.read(LINEAGE, alice, of=dataset)["lineage"]
+    kinds = {n["__typename"] for n in seen["nodes"]}
+    assert {"PipelineExecution", "ModelVersion", "Deployment"} <= kinds
+    assert seen["withheld"] == 0
+    hidden = gateway.read(LINEAGE, carol, of=dataset)["lineage"]
+    assert {n["__typename"] for n in hidden["nodes"]} == {"Dataset", "PipelineExecution"}
+    assert hidden["withheld"] == len(seen["nodeIds"]) - len(hidden["nodeIds"]) > 0
+
+
+def test_lineage_of_a_model_version_the_caller_may_not_read_is_not_found(
+    gateway: Gateway,
+) -> None:
+    carol = gateway.as_user("carol", "fraud-team", hidden={CHURN})
+    arn = gateway.demo.model_package_arns["churn-model"][2]
+    body = gql(
+        gateway.client, LINEAGE, {"of": encode_id("ModelVersion", arn)}, carol, expect_errors=True
+    )
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["NotFoundError"]
