@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from gateway.auth.principal import Principal
 from resolvers.ids import decode_id
+from sources.catalog.ownership import owns_entity
 from sources.errors import InputError, NotAllowedError
 from sources.metrics.model import LogResult, PointIn
 from sources.pipelines.ids import origin_of
@@ -39,7 +40,7 @@ async def log_metrics(
         raise NotAllowedError("logging metrics needs a service token allowed to write")
     pipeline = await resources.pipelines.ensure_stored(execution_id)
     if not principal.can_write and not (
-        pipeline.entity_ref and principal.owns(pipeline.entity_ref)
+        pipeline.entity_ref and await owns_entity(resources.catalog, principal, pipeline.entity_ref)
     ):
         raise NotAllowedError(
             "logging metrics needs a service token allowed to write, or a user who owns "

@@ -24,6 +24,7 @@ from resolvers.pipelines import (
 )
 from sources.catalog.annotations import SAGEMAKER_PIPELINE, STEP_FUNCTIONS_ARN, first_annotation
 from sources.catalog.model import EntityFilter, EntityQuery
+from sources.catalog.ownership import owns
 from sources.catalog.refs import parse_ref
 from sources.cursors import decode_cursor, encode_cursor
 from sources.errors import InputError, NotAllowedError
@@ -214,6 +215,28 @@ class PipelineQuery:
         return await load_execution(info, ref)
 
 
+async def _owns(info: Info, ref: str) -> bool:
+    entity = await info.context.loaders.entities_by_ref.load(ref)
+    return owns(info.context.principal, ref, entity)
+
+
+async def _check_can_record(info: Info, pipeline: str, entity_ref: str | None) -> None:
+    """A writing service token; or a user owning entityRef and, when the pipeline is
+    already stored under another entity, that one too (no re-homing someone's pipeline)."""
+    if info.context.principal.can_write:
+        return
+    refused = NotAllowedError(
+        "recording runs needs a service token allowed to write, "
+        "or a user who owns the pipeline's entity (entityRef)"
+    )
+    if entity_ref is None or not await _owns(info, entity_ref):
+        raise refused
+    stored = await info.context.loaders.pipelines_by_id.load(external_pipeline_id(pipeline))
+    current = stored[0].entity_ref if stored else None
+    if current is not None and current != entity_ref and not await _owns(info, current):
+        raise refused
+
+
 @strawberry.type
 class PipelineMutation:
     @strawberry.mutation(
@@ -221,13 +244,8 @@ class PipelineMutation:
         "Needs a service token allowed to write, or a user owning entityRef."
     )
     async def record_run(self, info: Info, input: RecordRunInput) -> PipelineExecution:
-        principal = info.context.principal
         entity_ref = str(parse_ref(input.entity_ref)) if input.entity_ref else None
-        if not (principal.can_write or (entity_ref and principal.owns(entity_ref))):
-            raise NotAllowedError(
-                "recording runs needs a service token allowed to write, "
-                "or a user who owns the pipeline's entity (entityRef)"
-            )
+        await _check_can_record(info, input.pipeline, entity_ref)
         if input.parameters is not None and not isinstance(input.parameters, dict):
             raise InputError("parameters must be a JSON object of name -> value")
         parameters: dict[str, Any] = dict(input.parameters or {})

@@ -51,3 +51,15 @@ def entity_ref_of(entity: dict[str, object]) -> EntityRef:
         str(meta.get("namespace") or DEFAULT_NAMESPACE).lower(),
         str(meta.get("name", "")).lower(),
     )
+
+
+def owner_of(entity: dict[str, object]) -> str | None:
+    """The canonical ref of an entity's ``spec.owner`` (a group unless it names a kind)."""
+    spec = entity.get("spec")
+    owner = spec.get("owner") if isinstance(spec, dict) else None
+    if not isinstance(owner, str) or not owner:
+        return None
+    try:
+        return str(parse_ref(owner, default_kind="group"))
+    except InputError:
+        return None

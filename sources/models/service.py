@@ -23,7 +23,7 @@ from sources.catalog.annotations import (
     first_annotation,
 )
 from sources.catalog.model import CatalogSource, Entity, EntityFilter, EntityQuery
-from sources.catalog.refs import entity_ref_of, parse_ref
+from sources.catalog.refs import entity_ref_of, owner_of
 from sources.errors import InputError, UpstreamError
 from sources.metadb.model_versions import ModelVersionStore
 from sources.models.model import (
@@ -133,7 +133,7 @@ class ModelService:
                     index.setdefault(
                         claimed,
                         ModelEntity(
-                            str(entity_ref_of(entity)), _owner(entity), _depends_on(entity)
+                            str(entity_ref_of(entity)), owner_of(entity), _depends_on(entity)
                         ),
                     )
             cursor = page.next_cursor
@@ -261,14 +261,3 @@ def _depends_on(entity: Entity) -> tuple[str, ...]:
             if isinstance(target, str):
                 refs.append(target.lower())
     return tuple(refs)
-
-
-def _owner(entity: Entity) -> str | None:
-    spec = entity.get("spec")
-    owner = spec.get("owner") if isinstance(spec, dict) else None
-    if not isinstance(owner, str) or not owner:
-        return None
-    try:
-        return str(parse_ref(owner, default_kind="group"))
-    except InputError:
-        return None

@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import SERVICE_TOKEN, WRITER_TOKEN, codes, gql
+from tests.resolvers.conftest import Portal
 
 WRITER = {"Authorization": f"Bearer {WRITER_TOKEN}"}
 READER = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
@@ -227,3 +228,32 @@ def test_the_bulk_endpoint_takes_json_lines(client: TestClient, runs: list[str])
         "/api/v1/executions/external:trainer:nope/metrics", content=lines, headers=WRITER
     )
     assert unknown.status_code == 404
+
+
+def test_a_user_owning_the_pipelines_entity_logs_and_others_cannot(
+    client: TestClient, portal: Portal
+) -> None:
+    entity = "component:default/churn-training-pipeline"  # owned by group ml-platform
+    owned = {
+        "pipeline": "owned-trainer",
+        "runId": "o1",
+        "status": "RUNNING",
+        "startedAt": "2026-11-20T10:00:00Z",
+        "entityRef": entity,
+    }
+    alice = user(portal, "alice", "group:default/ml-platform")
+    bob = user(portal, "bob", "group:default/fraud-team")
+    run = gql(client, RECORD, {"input": owned}, headers=alice)["data"]["recordRun"]["id"]
+    points = [{"name": "loss", "step": 1, "value": 0.5}]
+    variables = {"input": {"executionId": run, "points": points}}
+    assert gql(client, LOG, variables, headers=alice)["data"]["logMetrics"]["accepted"] == 1
+    refused = gql(client, LOG, variables, headers=bob, expect_errors=True)
+    assert codes(refused) == ["NotAllowedError"]
+    rehome = {**owned, "runId": "o2", "entityRef": "user:default/bob"}
+    refused = gql(client, RECORD, {"input": rehome}, headers=bob, expect_errors=True)
+    assert codes(refused) == ["NotAllowedError"]
+
+
+def user(portal: Portal, name: str, group: str) -> dict[str, str]:
+    ref = f"user:default/{name}"
+    return {"Authorization": f"Bearer {portal.user_token(ref, [ref, group])}"}

@@ -1,0 +1,22 @@
+"""Whether a principal owns a catalog entity: it is the entity, or it is (a member of) its owner."""
+
+from __future__ import annotations
+
+from gateway.auth.principal import Principal
+from sources.catalog.model import CatalogSource, Entity
+from sources.catalog.refs import owner_of
+
+
+def owns(principal: Principal, ref: str, entity: Entity | None) -> bool:
+    """``entity`` is what the catalog shows ``principal`` for ``ref`` (None: nothing)."""
+    if principal.owns(ref):
+        return True
+    owner = owner_of(entity) if entity is not None else None
+    return owner is not None and principal.owns(owner)
+
+
+async def owns_entity(catalog: CatalogSource, principal: Principal, ref: str) -> bool:
+    """``owns``, reading the entity from the catalog with the principal's own access."""
+    found = await catalog.entities_by_refs([ref], principal)
+    entity = found[0] if found and isinstance(found[0], dict) else None
+    return owns(principal, ref, entity)
