@@ -18,13 +18,8 @@ from gateway.auth.principal import Principal
 from sources.catalog.model import Entity
 from sources.lineage.model import (
     DatasetRow,
-    Direction,
-    NodeType,
-    node_key,
-    split_dataset_key,
-    split_key,
 )
-from sources.metadb.models import ExecutionStatus, LineageEdgeKind
+from sources.metadb.models import ExecutionStatus
 from sources.metrics.model import Evolution, EvolutionRequest, MetricSummary, Series, SeriesRequest
 from sources.models.model import (
     Approval,
@@ -147,67 +142,24 @@ class Loaders:
             for (index, _), run in zip(known, runs, strict=True):
                 found[index] = run
             unknown = [arn for arn, run in zip(arns, found, strict=True) if run is None]
-            if unknown:  # else a PRODUCED edge someone reported (API, OpenLineage)
-                produced = await producers(unknown)
+            if unknown:  # else the run with a PRODUCED edge into it (API, OpenLineage)
+                produced = dict(zip(unknown, await lineage.producers(unknown), strict=True))
                 found = [run or produced.get(arn) for arn, run in zip(arns, found, strict=True)]
             return found
 
         cards = resources.cards
-        lineage = resources.lineage.store
-
-        async def producers(arns: list[str]) -> dict[str, str]:
-            """The run with a live PRODUCED edge into each version (the earliest recorded)."""
-            keys = {node_key(NodeType.MODEL_VERSION, arn): arn for arn in arns}
-            edges = await lineage.neighbours(list(keys), Direction.UPSTREAM)
-            runs: dict[str, str] = {}
-            for edge in sorted(edges, key=lambda e: e.recorded_at):
-                node, natural = split_key(edge.from_key)
-                if edge.kind is LineageEdgeKind.PRODUCED and node is NodeType.PIPELINE_EXECUTION:
-                    runs.setdefault(keys[edge.to_key], natural)
-            return runs
-
-        refresh = resources.lineage.refresh
+        lineage = resources.lineage
 
         async def load_histories(keys: list[CardRecord]) -> list[list[CardRecord]]:
             return list(await asyncio.gather(*(cards.history(card) for card in keys)))
 
-        async def load_outputs(execution_ids: list[str]) -> list[list[str]]:
-            await refresh()
-            keys = [node_key(NodeType.PIPELINE_EXECUTION, e) for e in execution_ids]
-            edges = await lineage.neighbours(keys, Direction.DOWNSTREAM)
-            outputs: dict[str, list[str]] = {key: [] for key in keys}
-            for edge in edges:
-                node, natural = split_key(edge.to_key)
-                if edge.kind is LineageEdgeKind.PRODUCED and node is NodeType.MODEL_VERSION:
-                    outputs.setdefault(edge.from_key, []).append(natural)
-            return [outputs[key] for key in keys]
-
-        async def load_inputs(execution_ids: list[str]) -> list[list[DatasetRef]]:
-            await refresh()
-            keys = [node_key(NodeType.PIPELINE_EXECUTION, e) for e in execution_ids]
-            edges = await lineage.neighbours(keys, Direction.UPSTREAM)
-            inputs: dict[str, list[DatasetRef]] = {key: [] for key in keys}
-            for edge in edges:
-                if edge.kind is LineageEdgeKind.CONSUMED and edge.to_key in inputs:
-                    dataset = dataset_ref_of(edge.from_key)
-                    if dataset is not None:
-                        inputs[edge.to_key].append(dataset)
-            return [inputs[key] for key in keys]
-
-        async def load_trained_models(refs: list[str]) -> list[list[str]]:
-            index = await models.entities_of_models()
-            return [
-                sorted(g for g, e in index.items() if ref in e.depends_on and ":" not in g)
-                for ref in refs
-            ]
-
         return cls(
-            models_trained_by_entity=DataLoader(load_fn=load_trained_models),
+            models_trained_by_entity=DataLoader(load_fn=models.models_depending_on),
             cards_by_version=DataLoader(load_fn=cards.saved_cards),
             card_history=DataLoader(load_fn=load_histories, cache_key_fn=_card_key),
-            inputs_by_execution=DataLoader(load_fn=load_inputs),
-            models_by_execution=DataLoader(load_fn=load_outputs),
-            datasets_by_key=DataLoader(load_fn=lineage.datasets_by_ids),
+            inputs_by_execution=DataLoader(load_fn=lineage.inputs),
+            models_by_execution=DataLoader(load_fn=lineage.produced_versions),
+            datasets_by_key=DataLoader(load_fn=lineage.store.datasets_by_ids),
             dataset_entity_by_uri=DataLoader(load_fn=models.dataset_entities),
             models_by_key=DataLoader(load_fn=models.models_by_keys),
             models_page=DataLoader(load_fn=load_model_pages),
@@ -239,12 +191,3 @@ def _page_key(key: PageKey) -> Hashable:
 
 def _card_key(card: CardRecord) -> Hashable:
     return (card.source, card.model_version_arn, card.name)
-
-
-def dataset_ref_of(key: str) -> DatasetRef | None:
-    """The dataset a ``Dataset:`` lineage node key names (None for other node types)."""
-    node, natural = split_key(key)
-    if node is not NodeType.DATASET:
-        return None
-    uri, version = split_dataset_key(natural)
-    return DatasetRef(uri=uri, version=version)

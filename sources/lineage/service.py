@@ -22,12 +22,14 @@ from sources.lineage.model import (
     Graph,
     NodeType,
     node_key,
+    split_dataset_key,
     split_key,
 )
 from sources.lineage.openlineage import LineageIngestor
 from sources.metadb.lineage import LineageStore
 from sources.metadb.models import LineageEdgeKind
 from sources.models.cards import CardService, card_key
+from sources.models.model import DatasetRef
 
 
 class Derived(Protocol):
@@ -149,6 +151,54 @@ class LineageService:
                 path.append(parents[path[-1]])
             paths.append(ImpactPath(deployment=key, path=list(reversed(path))))
         return paths
+
+    async def inputs(self, execution_ids: Sequence[str]) -> list[list[DatasetRef]]:
+        """For each run, the datasets it consumed (live CONSUMED edges), one statement."""
+        found = await self._linked(execution_ids, Direction.UPSTREAM, LineageEdgeKind.CONSUMED)
+        refs: list[list[DatasetRef]] = []
+        for keys in found:
+            datasets = [natural for t, natural in map(split_key, keys) if t is NodeType.DATASET]
+            refs.append([DatasetRef(*split_dataset_key(d)) for d in datasets])
+        return refs
+
+    async def produced_versions(self, execution_ids: Sequence[str]) -> list[list[str]]:
+        """For each run, the model package ARNs it produced (live PRODUCED edges)."""
+        found = await self._linked(execution_ids, Direction.DOWNSTREAM, LineageEdgeKind.PRODUCED)
+        return [
+            [natural for t, natural in map(split_key, keys) if t is NodeType.MODEL_VERSION]
+            for keys in found
+        ]
+
+    async def producers(self, arns: Sequence[str]) -> list[str | None]:
+        """For each model version, the run with a live PRODUCED edge into it (the first
+        recorded), as someone reported it (API, OpenLineage) or AWS implies it."""
+        keys = [node_key(NodeType.MODEL_VERSION, arn) for arn in arns]
+        edges = await self.store.neighbours(keys, Direction.UPSTREAM)
+        runs: dict[str, str] = {}
+        for edge in sorted(edges, key=lambda e: e.recorded_at):
+            node, natural = split_key(edge.from_key)
+            if edge.kind is LineageEdgeKind.PRODUCED and node is NodeType.PIPELINE_EXECUTION:
+                runs.setdefault(edge.to_key, natural)
+        return [runs.get(key) for key in keys]
+
+    async def _linked(
+        self, execution_ids: Sequence[str], direction: Direction, kind: LineageEdgeKind
+    ) -> list[list[str]]:
+        """For each run, the node keys at the other end of its live ``kind`` edges."""
+        await self.refresh()
+        keys = [node_key(NodeType.PIPELINE_EXECUTION, e) for e in execution_ids]
+        linked: dict[str, list[str]] = {key: [] for key in keys}
+        for edge in await self.store.neighbours(keys, direction):
+            if edge.kind is not kind:
+                continue
+            run, other = (
+                (edge.to_key, edge.from_key)
+                if direction is Direction.UPSTREAM
+                else (edge.from_key, edge.to_key)
+            )
+            if run in linked:
+                linked[run].append(other)
+        return [linked[key] for key in keys]
 
     async def record(self, edges: Sequence[EdgeInput], *, origin: str) -> int:
         if len(edges) > MAX_RECORDED:

@@ -9,9 +9,10 @@ indexed once per ``index_ttl`` seconds for everyone (principal-free).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gateway.auth.principal import Principal, PrincipalKind
@@ -45,7 +46,6 @@ MAX_INDEXED_ENTITIES = 1000
 INDEX_PAGE = 100
 EXECUTION_KEYS = ("mlmeta:execution-arn", "mlmeta:pipeline-execution-arn")
 TRAINING_JOB_KEY = "mlmeta:training-job-arn"
-DATASET_PREFIX = "dataset:"
 
 
 def group_name(name_or_arn: str) -> str:
@@ -71,6 +71,22 @@ class ModelEntity:
     """Refs the entity depends on (its ``dependsOn`` relations): the pipeline training it."""
 
 
+@dataclass
+class CatalogClaims:
+    """The catalog entities that claim models (by group name) and datasets (by URI prefix)."""
+
+    models: dict[str, ModelEntity] = field(default_factory=dict)
+    datasets: dict[str, ModelEntity] = field(default_factory=dict)
+
+    def add(self, entity: Entity) -> None:
+        claim = ModelEntity(str(entity_ref_of(entity)), owner_of(entity), _depends_on(entity))
+        if (uri := first_annotation(entity, DATASET_URI)) is not None:
+            self.datasets.setdefault(uri, claim)
+        elif (claimed := first_annotation(entity, MODEL_PACKAGE_GROUP)) is not None:
+            with contextlib.suppress(InputError):  # an annotation naming no group claims nothing
+                self.models.setdefault(group_name(claimed), claim)
+
+
 class ModelService:
     def __init__(
         self,
@@ -86,7 +102,7 @@ class ModelService:
         self._catalog = catalog
         self._index_ttl = index_ttl
         self._clock = clock
-        self._index: tuple[float, dict[str, ModelEntity]] | None = None
+        self._index: tuple[float, CatalogClaims] | None = None
         self._index_lock = asyncio.Lock()
 
     @property
@@ -104,9 +120,15 @@ class ModelService:
         return await self.registry.describe_groups([group_name(k) for k in keys])
 
     async def entities_of_models(self) -> dict[str, ModelEntity]:
-        """Group name -> the catalog entity that claims it (``ml-model`` with the annotation).
+        """Group name -> the catalog entity that claims it (``ml-model`` with the annotation)."""
+        return (await self._claims()).models
 
-        Dataset entities are in the same index, under ``dataset:<uri>``."""
+    async def models_depending_on(self, refs: Sequence[str]) -> list[list[str]]:
+        """For each entity ref (a pipeline's), the groups of the models that dependsOn it."""
+        models = (await self._claims()).models
+        return [sorted(g for g, e in models.items() if ref in e.depends_on) for ref in refs]
+
+    async def _claims(self) -> CatalogClaims:
         now = self._clock()
         if self._index is not None and self._index[0] > now:
             return self._index[1]
@@ -117,9 +139,8 @@ class ModelService:
             self._index = (self._clock() + self._index_ttl, index)
             return index
 
-    async def _read_index(self) -> dict[str, ModelEntity]:
-        """Models by group name, and datasets by URI prefix (keys ``dataset:<uri>``)."""
-        index: dict[str, ModelEntity] = {}
+    async def _read_index(self) -> CatalogClaims:
+        index = CatalogClaims()
         cursor: str | None = None
         query_filter = EntityFilter(spec_types=(SPEC_TYPE_MODEL, SPEC_TYPE_DATASET))
         for _ in range(MAX_INDEXED_ENTITIES // INDEX_PAGE):
@@ -128,14 +149,7 @@ class ModelService:
                 CATALOG_PRINCIPAL,
             )
             for entity in page.items:
-                claimed = _claim(entity)
-                if claimed is not None:
-                    index.setdefault(
-                        claimed,
-                        ModelEntity(
-                            str(entity_ref_of(entity)), owner_of(entity), _depends_on(entity)
-                        ),
-                    )
+                index.add(entity)
             cursor = page.next_cursor
             if cursor is None:
                 break
@@ -143,15 +157,8 @@ class ModelService:
 
     async def dataset_entities(self, uris: Sequence[str]) -> list[ModelEntity | None]:
         """Per dataset URI, the entity whose ``mlmeta.io/dataset-uri`` is its longest prefix."""
-        index = await self.entities_of_models()
-        prefixes = sorted(
-            (
-                (key.removeprefix(DATASET_PREFIX), e)
-                for key, e in index.items()
-                if key.startswith(DATASET_PREFIX)
-            ),
-            key=lambda item: -len(item[0]),
-        )
+        datasets = (await self._claims()).datasets
+        prefixes = sorted(datasets.items(), key=lambda item: -len(item[0]))
         return [next((e for p, e in prefixes if uri.startswith(p)), None) for uri in uris]
 
     # ---- versions --------------------------------------------------------------------------
@@ -237,20 +244,6 @@ def _is_run_arn(arn: str) -> bool:
     return (arn.startswith("arn:aws") and ":execution:" in arn) or (
         ":pipeline/" in arn and "/execution/" in arn
     )
-
-
-def _claim(entity: Entity) -> str | None:
-    """The index key an entity claims: its model's group name, or ``dataset:<uri>``."""
-    dataset = first_annotation(entity, DATASET_URI)
-    if dataset is not None:
-        return DATASET_PREFIX + dataset
-    claimed = first_annotation(entity, MODEL_PACKAGE_GROUP)
-    if claimed is None:
-        return None
-    try:
-        return group_name(claimed)
-    except InputError:
-        return None
 
 
 def _depends_on(entity: Entity) -> tuple[str, ...]:
