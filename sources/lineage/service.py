@@ -76,7 +76,7 @@ class LineageService:
         node_budget: int,
     ) -> Graph:
         split_key(root)
-        await self.refresh()  # first: edges it records hold from now on
+        await self.refresh()  # first, so that a walk as of now sees what it records
         when = as_of or datetime.now(UTC)
         graph = await self.store.walk(
             root, direction=direction, depth=depth, as_of=when, node_budget=node_budget
