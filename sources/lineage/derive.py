@@ -61,6 +61,8 @@ MAX_VERSIONS = 1_000
 """Versions derived per refresh; on a cold metadb, also the most DescribeModelPackage calls."""
 MAX_JOBS = 100
 """Training jobs described per refresh; the rest wait for the next refresh."""
+MAX_ARTIFACT_STEPS = 1_000
+"""Stored training steps (newest first) whose artefacts are matched to untraced versions."""
 MAX_CONCURRENT_GROUPS = 4
 """Groups whose versions are listed at once."""
 PRODUCED, CONSUMED, DEPLOYED = (
@@ -115,6 +117,8 @@ class AwsLineage:
         self._last = DeriveReport(0, 0)
         self._done_jobs: set[str] = set()
         """Lower-cased ARNs of the training jobs whose edges are recorded (or that are gone)."""
+        self._artifacts: dict[str, str | None] = {}
+        """Lower-cased training job ARN -> its model artefact (None: none, or no such job)."""
 
     async def refresh(self, *, force: bool = False) -> DeriveReport:
         """Derive and record the edges, unless the last refresh is younger than the TTL.
@@ -156,6 +160,8 @@ class AwsLineage:
         details = [d for d in found if d is not None]
         runs = await self._models.trained_by(details)
         trained = [(d, run) for d, run in zip(details, runs, strict=True) if run]
+        untraced = [d for d, run in zip(details, runs, strict=True) if not run and d.artifact_uri]
+        trained += await self._by_artifact(untraced)
         await self._record(
             tally,
             [
@@ -173,6 +179,22 @@ class AwsLineage:
         # Deployments before training jobs: a few calls, where the jobs may be many.
         await self._deployed(tally, self._registry, {v.arn.lower(): v.arn for v in versions})
         await self._consumed(tally, trained)
+
+    async def _by_artifact(self, details: list[VersionDetail]) -> list[tuple[VersionDetail, str]]:
+        """Versions whose metadata names no run, matched to the stored run whose training
+        step wrote their model artefact (the model data URL a pipeline registers)."""
+        if not details or self._sagemaker is None:
+            return []
+        steps = await self._pipelines.training_job_steps(MAX_ARTIFACT_STEPS)
+        todo = list(dict.fromkeys(a for _, a in steps if a.lower() not in self._artifacts))
+        todo = todo[:MAX_JOBS]
+        for arn, job in zip(todo, await self._sagemaker.training_jobs(todo), strict=True):
+            self._artifacts[arn.lower()] = job.model_artifact if job is not None else None
+        run_of: dict[str, str] = {}
+        for run, arn in steps:  # newest first: the newest run writing an artefact wins
+            if artifact := self._artifacts.get(arn.lower()):
+                run_of.setdefault(artifact, run)
+        return [(d, run_of[d.artifact_uri]) for d in details if d.artifact_uri in run_of]
 
     async def _versions(self, registry: SageMakerRegistry) -> list[VersionSummary]:
         """The newest versions of every group (bounded), groups in name order."""

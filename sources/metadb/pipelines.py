@@ -245,6 +245,20 @@ class PipelineStore:
                 found.setdefault(step.execution_id, []).append(_step_state(step))
         return [found.get(key, []) for key in ids]
 
+    async def training_job_steps(self, limit: int) -> list[tuple[str, str]]:
+        """(execution id, training job ARN) of stored steps that ran a SageMaker training
+        job, newest first, at most ``limit``; one statement."""
+        statement = (
+            select(ExecutionStep.execution_id, ExecutionStep.resource_arn)
+            .where(col(ExecutionStep.resource_arn).like("arn:%:training-job/%"))
+            .order_by(
+                col(ExecutionStep.started_at).desc().nulls_last(), col(ExecutionStep.execution_id)
+            )
+            .limit(limit)
+        )
+        async with self._metadb.session() as session:
+            return [(run, arn) for run, arn in await session.exec(statement) if arn]
+
     async def list_executions(
         self,
         pipeline_id: str,

@@ -27,9 +27,10 @@ from sources.lineage.model import Direction, Edge
 from sources.metadb import MetaDB
 from sources.metadb.lineage import LineageStore
 from sources.metadb.model_versions import ModelVersionStore
-from sources.metadb.models import LineageEdgeKind, utcnow
+from sources.metadb.models import ExecutionStatus, LineageEdgeKind, utcnow
 from sources.metadb.pipelines import PipelineStore
 from sources.models.service import ModelService
+from sources.pipelines.model import StepState
 from sources.sagemaker import SageMakerSource
 from sources.sagemaker.registry_source import SageMakerRegistry
 from sources.sagemaker.training import training_job_from_description
@@ -69,6 +70,7 @@ class World:
     lineage: LineageStore
     sm: CountingClient
     clock: Clock
+    pipelines: PipelineStore
 
 
 @pytest.fixture
@@ -88,17 +90,17 @@ async def world(
         # No deployment cache: an endpoint switch shows at the next refresh.
         registry = SageMakerRegistry(sm, REGION, cache_seconds=0)
         models = ModelService(registry, ModelVersionStore(db), FolderCatalog(catalog_folder))
-        lineage, clock = LineageStore(db), Clock()
+        lineage, clock, pipelines = LineageStore(db), Clock(), PipelineStore(db)
         derive = AwsLineage(
             models,
             registry,
             SageMakerSource(sm, REGION),
-            PipelineStore(db),
+            pipelines,
             lineage,
             ttl_seconds=TTL,
             clock=clock,
         )
-        yield World(derive, lineage, sm, clock)
+        yield World(derive, lineage, sm, clock, pipelines)
 
 
 def triples(edges: list[Edge]) -> set[tuple[str, str, str]]:
@@ -142,6 +144,47 @@ async def test_the_run_consumed_its_training_data_and_its_jobs_inputs(world: Wor
     } <= consumed
     stored = await world.lineage.datasets_by_ids([TRAINING_DATA, JOB_INPUT])
     assert [d.uri if d else None for d in stored] == [TRAINING_DATA, JOB_INPUT]
+
+
+async def test_a_version_naming_no_run_is_traced_by_its_model_artifact(world: World) -> None:
+    sm, name = world.sm, f"tderive-art-{uuid.uuid4().hex[:10]}"
+    job = await sm.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        OutputDataConfig={"S3OutputPath": f"s3://t/{name}"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 60},
+    )
+    described = await sm.describe_training_job(TrainingJobName=name)
+    step = StepState(
+        name="train",
+        type="Training",
+        status=ExecutionStatus.SUCCEEDED,
+        position=0,
+        started_at=utcnow(),
+        resource_arn=job["TrainingJobArn"],
+    )
+    run = await world.pipelines.record_external_run(
+        "airflow/train", name, status=ExecutionStatus.SUCCEEDED, started_at=utcnow(), steps=[step]
+    )
+    await sm.create_model_package_group(ModelPackageGroupName=name)
+    made = await sm.create_model_package(  # no customer metadata: only the artefact tells
+        ModelPackageGroupName=name,
+        InferenceSpecification={
+            "Containers": [
+                {"Image": IMAGE, "ModelDataUrl": described["ModelArtifacts"]["S3ModelArtifacts"]}
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )
+
+    await world.derive.refresh()
+
+    version = f"ModelVersion:{made['ModelPackageArn']}"
+    upstream = await world.lineage.neighbours([version], Direction.UPSTREAM)
+    assert (f"PipelineExecution:{run.id}", version, PRODUCED) in triples(upstream)
 
 
 def test_a_training_job_description_gives_its_s3_inputs_and_model_artifact() -> None:
