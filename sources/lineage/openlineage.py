@@ -36,11 +36,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sources.errors import ConflictError, InputError
+from sources.errors import InputError
 from sources.lineage.model import EdgeInput, NodeType, check_edge, dataset_key, node_key
 from sources.lineage.runevent import (
     UUID_PATTERN,
@@ -58,10 +57,9 @@ from sources.metadb.models import (
     ExecutionStatus,
     LineageEdgeKind,
     MetaDBModel,
-    Orchestrator,
-    Pipeline,
     utcnow,
 )
+from sources.metadb.pipelines import PipelineStore
 from sources.pipelines.model import FINISHED, external_execution_id, external_pipeline_id
 
 __all__ = [
@@ -120,6 +118,7 @@ class LineageIngestor:
     def __init__(self, metadb: MetaDB) -> None:
         self._metadb = metadb
         self._lineage = LineageStore(metadb)
+        self._pipelines = PipelineStore(metadb)
 
     async def ingest(self, event: RunEvent) -> IngestResult:
         """Store ``event`` (see the module docstring); nothing is stored if any part fails.
@@ -142,7 +141,9 @@ class LineageIngestor:
         datasets = [d for _, d in inputs + outputs if d is not None]
 
         async with self._metadb.session() as session, session.begin():
-            await self._upsert_pipeline(session, pipeline_name)
+            # Locks the pipeline's row on PostgreSQL (a no-op update), which serializes
+            # the events of one job: two events of a run cannot both read it as absent.
+            await self._pipelines.upsert_external_pipeline_in(session, pipeline_name, None)
             stored = await _stored_run(session, execution_id)
             state = _merged(stored, event, parameters, error, cause)
             if state != stored:
@@ -164,31 +165,6 @@ class LineageIngestor:
         if self._metadb.engine.dialect.name == "postgresql":
             return postgresql.insert(model)
         return sqlite.insert(model)
-
-    async def _upsert_pipeline(self, session: AsyncSession, pipeline_name: str) -> None:
-        """Create the EXTERNAL pipeline if new; lock its row either way.
-
-        As in ``PipelineStore.record_external_run``: the no-op update still
-        locks the row on PostgreSQL, which serializes events of one job, so
-        two events of a run cannot both read the run as absent.
-        """
-        now = utcnow()
-        insert = self._insert(Pipeline).values(
-            id=external_pipeline_id(pipeline_name),
-            orchestrator=Orchestrator.EXTERNAL,
-            name=pipeline_name,
-            created_at=now,
-            updated_at=now,
-        )
-        upsert = insert.on_conflict_do_update(
-            index_elements=["id"], set_={"updated_at": col(Pipeline.updated_at)}, where=sa.false()
-        )
-        try:
-            await session.exec(upsert)
-        except IntegrityError as exc:
-            raise ConflictError(
-                f"another EXTERNAL pipeline is already named {pipeline_name!r}", source=SOURCE
-            ) from exc
 
     async def _write_run(
         self,

@@ -368,7 +368,7 @@ class PipelineStore:
             steps=steps,
         )
         async with self._metadb.session() as session, session.begin():
-            await self._upsert_external_pipeline(session, pipeline_name, entity_ref)
+            await self.upsert_external_pipeline_in(session, pipeline_name, entity_ref)
             stored, stored_steps = await _execution_with_steps(session, incoming.id)
             pushed = _placed(pushed, stored_steps)
             if stored is not None:
@@ -384,9 +384,11 @@ class PipelineStore:
             await self._write_external_run(session, incoming, list(pushed.values()))
         return incoming
 
-    async def _upsert_external_pipeline(
+    async def upsert_external_pipeline_in(
         self, session: AsyncSession, pipeline_name: str, entity_ref: str | None
     ) -> None:
+        """Create the EXTERNAL pipeline if new, in the caller's transaction; its entity
+        ref changes only when one is given. ``ConflictError`` on a name clash."""
         now = utcnow()
         insert = self._insert(Pipeline).values(
             id=external_pipeline_id(pipeline_name),
