@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from typing import Any
 
@@ -14,14 +15,18 @@ from resolvers.context import Info
 from resolvers.datasets import dataset_of_key
 from resolvers.ids import decode_id
 from resolvers.models import load_version
+from sources.cards.sagemaker import content_from_sagemaker
+from sources.cards.toolkit_import import content_from_model_card_toolkit
 from sources.errors import InputError, NotAllowedError, NotFoundError
 from sources.metadb.models import ModelCardStatus
 from sources.models.model import (
     CardContent,
+    CardRecord,
     CardSource,
     DatasetRef,
     EvaluationResult,
     IntendedUse,
+    VersionSummary,
 )
 
 MAX_ITEMS = 200
@@ -182,11 +187,49 @@ async def check_can_edit(info: Info, group: str) -> None:
     if principal.can_write:
         return
     claimed = await info.context.loaders.model_entity_by_group.load(group)
-    if claimed is None or claimed.owner is None or not principal.owns(claimed.owner):
+    if claimed is None or not (
+        principal.owns(claimed.ref) or (claimed.owner is not None and principal.owns(claimed.owner))
+    ):
         raise NotAllowedError(
             "editing a model card needs a service token allowed to write, or a user who "
             "owns the model's catalog entity"
         )
+
+
+@strawberry.enum(description="A model card format mlmeta reads.")
+class CardFormat(enum.Enum):
+    SAGEMAKER = "SAGEMAKER"
+    MODEL_CARD_TOOLKIT = "MODEL_CARD_TOOLKIT"
+
+
+@strawberry.input(description="A card written in another tool, to save as a new mlmeta revision.")
+class ImportModelCardInput:
+    model_version_id: strawberry.ID
+    format: CardFormat
+    content: JSON = strawberry.field(
+        description="SageMaker model card content, or Google Model Card Toolkit JSON (0.0.2)."
+    )
+    status: ModelCardStatusEnum | None = None  # type: ignore[valid-type]
+    base_revision: int | None = strawberry.field(
+        default=None, description="As in upsertModelCard: the revision this replaces."
+    )
+
+
+async def _editable_version(info: Info, model_version_id: str) -> VersionSummary:
+    """The version behind an id, once the caller is known to may edit its card."""
+    type_name, arn = decode_id(model_version_id)
+    if type_name != "ModelVersion":
+        raise InputError(f"{model_version_id!r} is not the id of a ModelVersion")
+    version = await load_version(info, arn)
+    if version is None:
+        raise NotFoundError(f"no model version {model_version_id!r}")
+    await check_can_edit(info, version.summary.group)
+    return version.summary
+
+
+async def _current(info: Info, arn: str) -> CardRecord | None:
+    cards = await info.context.loaders.cards_by_version.load(arn)
+    return next((c for c in cards if c.source is CardSource.MLMETA), None)
 
 
 @strawberry.type
@@ -197,23 +240,40 @@ class CardMutation:
         "nothing is written."
     )
     async def upsert_model_card(self, info: Info, input: ModelCardInput) -> ModelCard:
-        type_name, arn = decode_id(input.model_version_id)
-        if type_name != "ModelVersion":
-            raise InputError(f"{input.model_version_id!r} is not the id of a ModelVersion")
-        version = await load_version(info, arn)
-        if version is None:
-            raise NotFoundError(f"no model version {input.model_version_id!r}")
-        await check_can_edit(info, version.summary.group)
-        cards = await info.context.loaders.cards_by_version.load(arn)
-        current = next((c for c in cards if c.source is CardSource.MLMETA), None)
-        base = current or await prefilled_card(info, version.summary)
+        version = await _editable_version(info, input.model_version_id)
+        current = await _current(info, version.arn)
+        base = current or await prefilled_card(info, version)
         content = apply_edit(base.content, input)
         status = input.status or (current.status if current else ModelCardStatus.DRAFT)
         saved = await info.context.resources.cards.save(
-            arn,
+            version.arn,
             base_revision=input.base_revision,
             content=content,
             status=status,
             updated_by=info.context.principal.subject,
         )
-        return ModelCard.of(saved, version.summary)
+        return ModelCard.of(saved, version)
+
+    @strawberry.mutation(
+        description="Save a card written in SageMaker or the Model Card Toolkit as a new "
+        "revision of the version's mlmeta card (the whole content is replaced). Same "
+        "access and baseRevision rules as upsertModelCard."
+    )
+    async def import_model_card(self, info: Info, input: ImportModelCardInput) -> ModelCard:
+        version = await _editable_version(info, input.model_version_id)
+        if not isinstance(input.content, dict):
+            raise InputError("content: expected a JSON object")
+        if input.format is CardFormat.SAGEMAKER:
+            content = content_from_sagemaker(input.content)
+        else:
+            content = content_from_model_card_toolkit(input.content)
+        current = await _current(info, version.arn)
+        status = input.status or (current.status if current else ModelCardStatus.DRAFT)
+        saved = await info.context.resources.cards.save(
+            version.arn,
+            base_revision=input.base_revision,
+            content=content,
+            status=status,
+            updated_by=info.context.principal.subject,
+        )
+        return ModelCard.of(saved, version)

@@ -22,6 +22,12 @@ SCHEMA_VERSION = "0.0.2"
 _LICENSE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*")
 
 
+OUT_OF_SCOPE = "Out of scope: "
+"""Prefix of a limitation that is an out-of-scope use (MCT has no field for those)."""
+FACTOR = "Factor affecting performance: "
+"""Prefix of a limitation that is a factor (MCT has no field for those either)."""
+
+
 def to_model_card_toolkit(card: CardRecord, *, model_name: str) -> dict[str, Any]:
     """The Model Card Toolkit JSON of ``card``; the version date is the revision's date."""
     content = card.content
@@ -38,8 +44,8 @@ def to_model_card_toolkit(card: CardRecord, *, model_name: str) -> dict[str, Any
     data += [_dataset(ref, "Evaluation data") for ref in content.evaluation_data]
     limitations = [
         *content.caveats,
-        *(f"Out of scope: {use}" for use in intended.out_of_scope),
-        *(f"Factor affecting performance: {factor}" for factor in content.factors),
+        *(f"{OUT_OF_SCOPE}{use}" for use in intended.out_of_scope),
+        *(f"{FACTOR}{factor}" for factor in content.factors),
     ]
     considerations = _some(
         users=_described(intended.primary_users),

@@ -319,3 +319,38 @@ def test_a_version_says_who_decided_on_it_and_why(registry: Registry) -> None:
     assert approval["status"] == "REJECTED"
     assert approval["description"].startswith("Recall on customers with tenure < 6 months")
     assert approval["decidedAt"] is not None
+
+
+IMPORT = """mutation ($input: ImportModelCardInput!) { importModelCard(input: $input) {
+  source revision status overview intendedUse { primaryUses } evaluation { metric value } } }"""
+
+
+@pytest.mark.parametrize(
+    ("format_", "field"),
+    [("SAGEMAKER", "sagemakerContent"), ("MODEL_CARD_TOOLKIT", "modelCardToolkit")],
+)
+def test_a_card_from_another_tool_becomes_an_mlmeta_revision(
+    registry: Registry, format_: str, field: str
+) -> None:
+    query = f"""query {{ modelVersion(model: "churn-model", version: "3") {{
+      card {{ overview {field} }} }} }}"""
+    card = gql(registry.client, query)["data"]["modelVersion"]["card"]
+    edit = {
+        "modelVersionId": version_id(registry, 2),
+        "format": format_,
+        "content": card[field],
+        "baseRevision": 0,
+    }
+    writer = {"Authorization": f"Bearer {WRITER_TOKEN}"}
+    saved = gql(registry.client, IMPORT, {"input": edit}, writer)["data"]["importModelCard"]
+    assert (saved["source"], saved["revision"], saved["status"]) == ("mlmeta", 1, "DRAFT")
+    assert saved["overview"] == card["overview"]
+    assert saved["intendedUse"]["primaryUses"]
+    assert {"auc", "f1"} <= {e["metric"] for e in saved["evaluation"]}
+
+
+def test_importing_something_that_is_not_a_card_is_refused(registry: Registry) -> None:
+    edit = {"modelVersionId": version_id(registry, 2), "format": "SAGEMAKER", "content": [1]}
+    writer = {"Authorization": f"Bearer {WRITER_TOKEN}"}
+    body = gql(registry.client, IMPORT, {"input": edit}, writer, expect_errors=True)
+    assert codes(body) == ["InputError"]
