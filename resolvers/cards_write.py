@@ -17,6 +17,7 @@ from resolvers.ids import decode_id
 from resolvers.models import load_version
 from sources.cards.sagemaker import content_from_sagemaker
 from sources.cards.toolkit_import import content_from_model_card_toolkit
+from sources.catalog.ownership import owns_with_owner
 from sources.errors import InputError, NotAllowedError, NotFoundError
 from sources.metadb.models import ModelCardStatus
 from sources.models.model import (
@@ -187,9 +188,7 @@ async def check_can_edit(info: Info, group: str) -> None:
     if principal.can_write:
         return
     claimed = await info.context.loaders.model_entity_by_group.load(group)
-    if claimed is None or not (
-        principal.owns(claimed.ref) or (claimed.owner is not None and principal.owns(claimed.owner))
-    ):
+    if claimed is None or not owns_with_owner(principal, claimed.ref, claimed.owner):
         raise NotAllowedError(
             "editing a model card needs a service token allowed to write, or a user who "
             "owns the model's catalog entity"

@@ -9,10 +9,12 @@ from sources.catalog.refs import owner_of
 
 def owns(principal: Principal, ref: str, entity: Entity | None) -> bool:
     """``entity`` is what the catalog shows ``principal`` for ``ref`` (None: nothing)."""
-    if principal.owns(ref):
-        return True
-    owner = owner_of(entity) if entity is not None else None
-    return owner is not None and principal.owns(owner)
+    return owns_with_owner(principal, ref, owner_of(entity) if entity is not None else None)
+
+
+def owns_with_owner(principal: Principal, ref: str, owner: str | None) -> bool:
+    """Whether ``principal`` is the entity ``ref`` or (a member of) its ``owner``."""
+    return principal.owns(ref) or (owner is not None and principal.owns(owner))
 
 
 async def owns_entity(catalog: CatalogSource, principal: Principal, ref: str) -> bool:
