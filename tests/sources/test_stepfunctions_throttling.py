@@ -94,4 +94,9 @@ async def test_throttling_is_upstream_throttled_from_stepfunctions(
     assert caught.value.source == "stepfunctions"
     assert caught.value.code == "UPSTREAM_THROTTLED"
     assert "Rate exceeded" not in caught.value.message
-    assert app.operations == operations
+    # Each operation asked once, none retried. execution_detail asks two at once and
+    # stops at the first throttled answer: the other may be cancelled before it is sent.
+    assert app.operations
+    assert all(count <= operations[op] for op, count in app.operations.items())
+    if len(operations) == 1:
+        assert app.operations == operations
