@@ -451,35 +451,31 @@ def series_workload(client: Client, ids: list[str], names: list[str]) -> dict[st
     return {"calls": 1, "resp_bytes": size, "points": points, "runs": len(rows)}
 
 
-def run_list_workload(client: Client) -> dict[str, Any]:
-    nodes: list[dict[str, Any]] = []
+def run_list_pages(client: Client, query: str) -> tuple[list[dict[str, Any]], int, int]:
+    """Every page of the experiment's run list (``executions``), calls and bytes it took."""
+    pages: list[dict[str, Any]] = []
     after: str | None = None
     calls = size = 0
     while True:
-        data, n = client.post(RUN_LIST_QUERY, {"ref": EXPERIMENT, "after": after})
+        data, n = client.post(query, {"ref": EXPERIMENT, "after": after})
         calls += 1
         size += n
         page = data["pipeline"]["executions"]
-        nodes.extend(edge["node"] for edge in page["edges"])
+        pages.append(page)
         if not page["pageInfo"]["hasNextPage"]:
-            break
+            return pages, calls, size
         after = page["pageInfo"]["endCursor"]
+
+
+def run_list_workload(client: Client) -> dict[str, Any]:
+    pages, calls, size = run_list_pages(client, RUN_LIST_QUERY)
+    nodes = [edge["node"] for page in pages for edge in page["edges"]]
     return {"calls": calls, "resp_bytes": size, **_row_counts(nodes)}
 
 
 def run_list_table_workload(client: Client) -> dict[str, Any]:
-    tables: list[dict[str, Any]] = []
-    after: str | None = None
-    calls = size = 0
-    while True:
-        data, n = client.post(RUN_LIST_TABLE_QUERY, {"ref": EXPERIMENT, "after": after})
-        calls += 1
-        size += n
-        page = data["pipeline"]["executions"]
-        tables.append(page["table"])
-        if not page["pageInfo"]["hasNextPage"]:
-            break
-        after = page["pageInfo"]["endCursor"]
+    pages, calls, size = run_list_pages(client, RUN_LIST_TABLE_QUERY)
+    tables = [page["table"] for page in pages]
     runs = sum(len(t["id"]) for t in tables)
     params = sum(sum(v is not None for v in c) for t in tables for c in t["parameters"].values())
     metrics = sum(sum(v is not None for v in c) for t in tables for c in t["metrics"].values())
