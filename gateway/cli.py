@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import sys
 import webbrowser
 from collections.abc import Sequence
@@ -141,10 +142,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"MLMETA_{key.upper()}"] = str(value)
+    settings = load_settings(config_file=args.config)
+    busy = _port_in_use(settings.host, settings.port)
+    if busy is not None:
+        # Before the demo starts: a second `./run` must not reseed the first one's data.
+        print(f"mlmeta: port {settings.port} is in use ({busy})", file=sys.stderr)
+        return 1
     moto: MotoHandle | None = None
     if args.demo or settings.demo:
         moto = _start_demo(settings)
-    settings = load_settings(config_file=args.config)
+        settings = load_settings(config_file=args.config)
     url = f"http://{settings.host}:{settings.port}/graphql"
     log.info("GraphiQL: %s", url)
     if (args.demo or settings.demo) and not args.no_browser and _has_display():
@@ -162,6 +169,22 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         if moto is not None:
             moto.stop()
     return 0
+
+
+def _port_in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or None when it can (bound as uvicorn does)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        return str(exc)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 def _start_demo(settings: Settings) -> MotoHandle:

@@ -140,7 +140,7 @@ class RedisBus:
             await asyncio.gather(self._reader, return_exceptions=True)
             self._reader = None
         if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
             self._pubsub = None
         if self._redis is not None:
             await self._redis.aclose()

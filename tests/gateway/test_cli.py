@@ -114,6 +114,7 @@ def test_serve_demo_starts_a_working_gateway(tmp_path: Path) -> None:
           entity(ref: "component:churn-training-pipeline") {
             specType owner { ref } arn: annotation(key: "mlmeta.io/step-functions-arn") } }"""
         body = httpx.post(f"{base}/graphql", json={"query": query}).json()
+        second = _second_demo_on(port, tmp_path / "second", env)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
@@ -127,3 +128,29 @@ def test_serve_demo_starts_a_working_gateway(tmp_path: Path) -> None:
     output = (tmp_path / "serve.log").read_text()
     assert "ANONYMOUS ACCESS IS ON" in output
     assert (tmp_path / "data" / "mlmeta.db").exists()
+    assert second.returncode == 1
+    assert f"port {port} is in use" in second.stderr
+    assert not (tmp_path / "second").exists(), "the second demo seeded before failing"
+
+
+def _second_demo_on(
+    port: int, data_dir: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """A second `./run` while one serves: refused before it starts or seeds anything."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+            "--no-browser",
+        ],
+        env={**env, "MLMETA_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
