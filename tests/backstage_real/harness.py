@@ -159,7 +159,7 @@ def ensure_installed() -> Path:
 
     Safe to call from several processes: installation happens under an exclusive
     file lock, and the folder only counts as installed once the marker file is
-    written after a successful ``npm install``.
+    written after a successful ``npm ci`` (exactly package-lock.json).
     """
     node = _require_tool("node")
     npm = _require_tool("npm")
@@ -202,7 +202,7 @@ def _install(node: str, npm: str, dest: Path, marker: Path) -> None:
     with open(log_path, "w") as log:
         try:
             proc = subprocess.run(
-                [npm, "install", "--no-audit", "--no-fund"],
+                [npm, "ci", "--no-audit", "--no-fund"],
                 cwd=dest,
                 env=env,
                 stdout=log,
@@ -212,12 +212,12 @@ def _install(node: str, npm: str, dest: Path, marker: Path) -> None:
             )
         except subprocess.TimeoutExpired as exc:
             raise BackstageUnavailableError(
-                f"`npm install` in {dest} took longer than {INSTALL_TIMEOUT_SECONDS} s; "
+                f"`npm ci` in {dest} took longer than {INSTALL_TIMEOUT_SECONDS} s; "
                 f"last lines of {log_path}:\n{_tail(log_path)}"
             ) from exc
     if proc.returncode != 0:
         raise BackstageUnavailableError(
-            f"`npm install` in {dest} failed with exit code {proc.returncode}; "
+            f"`npm ci` in {dest} failed with exit code {proc.returncode}; "
             f"last lines of {log_path}:\n{_tail(log_path)}"
         )
     marker.write_text(
