@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,8 +17,10 @@ from gateway.config import Settings, load_settings
 from gateway.http import BodySizeLimit, healthz, readyz, sdl
 from gateway.ingest import metrics_endpoint
 from gateway.lineage_http import lineage_endpoint
+from gateway.loop_monitor import loop_monitor
 from gateway.realtime import stepfunctions_events_endpoint
 from gateway.resources import open_resources
+from gateway.response_limit import ResponseSizeLimit
 from gateway.schema import build_schema
 from gateway.view import GatewayGraphQL
 
@@ -31,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_resources(settings) as resources:
+        async with open_resources(settings) as resources, loop_monitor(settings.loop_stall_warn_ms):
             graphql = GatewayGraphQL(
                 resources,
                 schema=schema,
@@ -40,6 +43,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             app.state.resources = resources
             app.state.graphql.app = graphql
+            # What start-up made (botocore's service models, the schema) lives as long as
+            # the process: keep it out of the cyclic GC, whose full collections would
+            # otherwise walk it all while the event loop waits.
+            gc.freeze()
             log.info("mlmeta ready: GraphQL at /graphql")
             yield
 
@@ -49,10 +56,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return await stepfunctions_events_endpoint(hub, settings.events_secret)(request)
 
     graphql_endpoint = _Deferred()
+    bounded_graphql = ResponseSizeLimit(graphql_endpoint, settings.max_response_bytes)
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql_endpoint),
+            Route("/graphql", bounded_graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", bounded_graphql),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/schema.graphql", sdl, methods=["GET"]),

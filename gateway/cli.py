@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from gateway import __version__, lineage_cli
+from gateway import __version__, documents_cli, lineage_cli
 from gateway.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     lineage_cli.add_parser(commands)
+    documents_cli.add_parser(commands)
 
     commands.add_parser("version", help="print the version")
     return parser
@@ -81,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "export-schema": _export_schema,
         "seed-demo": _seed_demo,
         "lineage": lineage_cli.run,
+        "documents": documents_cli.run,
         "version": _version,
     }[args.command]
     try:

@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from sources.catalog import annotations as linking
+
 ENV_PREFIX = "MLMETA_"
+TRUSTED_DOCUMENT_MODES = ("off", "apq", "enforce")
+_ANNOTATION_SETTINGS = (
+    "annotations_step_functions",
+    "annotations_sagemaker_pipeline",
+    "annotations_model_package_group",
+    "annotations_dataset_uri",
+)
 
 
 class ConfigError(ValueError):
@@ -55,6 +64,31 @@ class ServiceToken:
 
 
 @dataclass(frozen=True)
+class TokenBudget:
+    """A service token's own query budget: cost points per second, and burst."""
+
+    name: str
+    per_second: float
+    burst: int
+
+    @classmethod
+    def parse(cls, entry: str) -> TokenBudget:
+        """Parse ``name:<points per second>:<burst>``."""
+        parts = entry.strip().split(":")
+        try:
+            if len(parts) != 3 or not parts[0]:
+                raise ValueError(entry)
+            budget = cls(name=parts[0], per_second=float(parts[1]), burst=int(parts[2]))
+        except ValueError as exc:
+            raise ConfigError(
+                "MLMETA_SERVICE_TOKEN_BUDGETS entries look like 'name:<per second>:<burst>'"
+            ) from exc
+        if budget.per_second <= 0 or budget.burst < 1:
+            raise ConfigError(f"budget of {budget.name!r}: rate and burst must be positive")
+        return budget
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every knob of the gateway. Frozen: read once, passed around, never mutated."""
 
@@ -65,16 +99,26 @@ class Settings:
     data_dir: Path = Path("data")
     database_url: str = ""
     auto_migrate: bool = True
+    metadb_statement_timeout_seconds: float = 30.0
 
     catalog_backend: str = "folder"
     catalog_folder: str = ""
     backstage_url: str = ""
     backstage_token: str = ""
+    backstage_batch_size: int = 500
+    catalog_timeout_seconds: float = 10.0
+    annotations_step_functions: tuple[str, ...] = linking.STEP_FUNCTIONS_ARN
+    annotations_sagemaker_pipeline: tuple[str, ...] = linking.SAGEMAKER_PIPELINE
+    annotations_model_package_group: tuple[str, ...] = linking.MODEL_PACKAGE_GROUP
+    annotations_dataset_uri: tuple[str, ...] = linking.DATASET_URI
 
     aws_region: str = "us-east-1"
     aws_endpoint_url: str = ""
     aws_timeout_seconds: float = 10.0
     aws_max_attempts: int = 3
+    stepfunctions_timeout_seconds: float = 0.0
+    sagemaker_timeout_seconds: float = 0.0
+    cloudwatch_timeout_seconds: float = 0.0
     stepfunctions_enabled: bool = True
     sagemaker_enabled: bool = True
 
@@ -92,14 +136,30 @@ class Settings:
     max_tokens: int = 5000
     max_body_bytes: int = 1_048_576
     max_page_size: int = 100
+    max_selections: int = 300
+    max_expanded_selections: int = 2000
+    max_cost: int = 20000
+    budget_per_second: float = 1000.0
+    budget_burst: int = 50_000
+    service_token_budgets: tuple[TokenBudget, ...] = ()
     graphiql: bool = True
+    trusted_documents: str = "off"
+    trusted_documents_allow: tuple[str, ...] = ("service",)
     readiness_timeout_seconds: float = 3.0
+    readiness_cache_seconds: float = 5.0
+    max_execution_seconds: float = 10.0
+    max_response_bytes: int = 16_777_216
+    max_concurrent_operations: int = 8
+    loop_stall_warn_ms: float = 250.0
 
     redis_url: str = ""
     poll_interval_seconds: float = 2.0
     events_secret: str = ""
     max_step_fetches: int = 8
     registry_cache_seconds: float = 30.0
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: float = 30.0
+    max_staleness_seconds: float = 300.0
 
     demo: bool = False
 
@@ -120,6 +180,39 @@ class Settings:
             object.__setattr__(self, "userinfo_url", f"{base}/api/auth/v1/userinfo")
         if self.max_page_size < 1 or self.max_depth < 1 or self.workers < 1:
             raise ConfigError("page size, depth and workers must be at least 1")
+        if self.backstage_batch_size < 1:
+            raise ConfigError("MLMETA_BACKSTAGE_BATCH_SIZE must be at least 1")
+        if self.catalog_timeout_seconds <= 0 or self.aws_timeout_seconds <= 0:
+            raise ConfigError("MLMETA_CATALOG_TIMEOUT_SECONDS and AWS timeouts must be positive")
+        zero_is_off = (
+            self.stepfunctions_timeout_seconds,
+            self.sagemaker_timeout_seconds,
+            self.cloudwatch_timeout_seconds,
+            self.metadb_statement_timeout_seconds,
+            self.max_staleness_seconds,
+            self.breaker_failures,
+        )
+        if min(zero_is_off) < 0:
+            raise ConfigError("timeouts, staleness and MLMETA_BREAKER_FAILURES cannot be negative")
+        if self.breaker_cooldown_seconds <= 0:
+            raise ConfigError("MLMETA_BREAKER_COOLDOWN_SECONDS must be positive")
+        for name in _ANNOTATION_SETTINGS:
+            if not getattr(self, name):
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()} needs at least one annotation key")
+        if self.max_cost < 1 or self.max_selections < 1 or self.max_expanded_selections < 1:
+            raise ConfigError("cost, selection and expanded-selection limits must be at least 1")
+        # A bucket smaller than the cost limit would refuse the largest allowed query forever.
+        for owner, burst in [("MLMETA_BUDGET_BURST", self.budget_burst)] + [
+            (f"budget of {b.name!r}", b.burst) for b in self.service_token_budgets
+        ]:
+            if self.budget_per_second > 0 and burst < self.max_cost:
+                raise ConfigError(f"{owner}: burst {burst} is below MLMETA_MAX_COST")
+        if self.trusted_documents not in TRUSTED_DOCUMENT_MODES:
+            raise ConfigError("MLMETA_TRUSTED_DOCUMENTS must be 'off', 'apq' or 'enforce'")
+        if not set(self.trusted_documents_allow) <= {"service", "graphiql"}:
+            raise ConfigError(
+                "MLMETA_TRUSTED_DOCUMENTS_ALLOW is a comma-separated list of 'service', 'graphiql'"
+            )
 
     @property
     def is_sqlite(self) -> bool:
@@ -139,15 +232,35 @@ SETTINGS_DOC: dict[str, str] = {
     "PostgreSQL: `postgresql+asyncpg://user@host:5432/db`.",
     "auto_migrate": "Apply Alembic migrations on `serve` (SQLite only; run `mlmeta migrate` "
     "for PostgreSQL).",
+    "metadb_statement_timeout_seconds": "PostgreSQL cancels a metadb statement running longer "
+    "(`UPSTREAM_TIMEOUT`; 0: no limit). SQLite has no statement timeout.",
     "catalog_backend": "`folder` (catalog-info.yaml files) or `backstage` (catalog REST API).",
     "catalog_folder": "Folder of catalog-info.yaml files for the `folder` backend; "
     "default `<data_dir>/catalog`.",
     "backstage_url": "Backstage backend base URL, e.g. `https://portal.example.com`.",
     "backstage_token": "Static service token for principal-free background calls to Backstage.",
+    "backstage_batch_size": "Most refs in one `entities/by-refs` call; more are split. "
+    "Backstage takes any count but refuses bodies over 100 kB (its JSON body limit): 500 refs "
+    "of the longest valid form fit.",
+    "catalog_timeout_seconds": "Timeout of each request to the Backstage catalog "
+    "(`UPSTREAM_TIMEOUT`).",
+    "annotations_step_functions": "Annotation keys (comma-separated, first present wins) "
+    "holding the Step Functions state machine ARN of an `ml-pipeline` entity.",
+    "annotations_sagemaker_pipeline": "Annotation keys holding the SageMaker pipeline "
+    "(name or ARN) of an `ml-pipeline` entity.",
+    "annotations_model_package_group": "Annotation keys holding the SageMaker model package "
+    "group (name or ARN) an `ml-model` entity claims.",
+    "annotations_dataset_uri": "Annotation keys holding the location prefix of a dataset entity.",
     "aws_region": "AWS region of Step Functions and SageMaker.",
     "aws_endpoint_url": "Override of the AWS endpoint (a moto server in the demo and tests).",
     "aws_timeout_seconds": "Connect and read timeout of each AWS call.",
     "aws_max_attempts": "botocore `standard` retry mode attempts.",
+    "stepfunctions_timeout_seconds": "Connect and read timeout of Step Functions calls "
+    "(0: `aws_timeout_seconds`).",
+    "sagemaker_timeout_seconds": "Connect and read timeout of SageMaker calls "
+    "(0: `aws_timeout_seconds`).",
+    "cloudwatch_timeout_seconds": "Connect and read timeout of CloudWatch calls "
+    "(0: `aws_timeout_seconds`).",
     "stepfunctions_enabled": "Use AWS Step Functions as a pipeline source.",
     "sagemaker_enabled": "Use SageMaker as a pipeline, model and card source.",
     "jwks_url": "JWKS of the portal; default `<backstage_url>/api/auth/.well-known/jwks.json`.",
@@ -164,8 +277,32 @@ SETTINGS_DOC: dict[str, str] = {
     "max_tokens": "Maximum lexical tokens in one document.",
     "max_body_bytes": "Maximum request body size in bytes.",
     "max_page_size": "Maximum `first` of any connection.",
+    "max_selections": "Maximum selections (fields, fragment spreads, inline fragments) written "
+    "in one document; checked before validation.",
+    "max_expanded_selections": "Maximum fields in one document once every fragment spread is "
+    "replaced by its fragment (counted, not performed); checked before validation.",
+    "max_cost": "Maximum static cost of one operation (README: 'Errors and limits').",
+    "budget_per_second": "Cost points a principal's budget refills per second (0: off).",
+    "budget_burst": "Cost points a principal's budget holds when full.",
+    "service_token_budgets": "Comma-separated `name:<per second>:<burst>`: a service token's "
+    "own budget.",
     "graphiql": "Serve GraphiQL on GET /graphql with Accept: text/html.",
+    "trusted_documents": "`off`: documents are sent in full; `apq`: automatic persisted queries "
+    "(clients may send a registered document's sha256 instead, and register new ones); "
+    "`enforce`: only registered documents run (see Trusted documents).",
+    "trusted_documents_allow": "Who may still send unregistered documents under `enforce` "
+    "(comma-separated): `service` (service tokens), `graphiql` (signed-in users in GraphiQL).",
     "readiness_timeout_seconds": "Time each source gets to answer /readyz.",
+    "readiness_cache_seconds": "How long a /readyz answer is reused (callers during a check "
+    "share it), so probes cannot drive upstream calls (0: check on every call).",
+    "max_execution_seconds": "Wall-clock limit of one query or mutation; fields still "
+    "pending then are cancelled and answered with `QUERY_TIMEOUT` (0: no limit).",
+    "max_response_bytes": "Largest response body; a bigger one is replaced by a "
+    "`RESPONSE_TOO_LARGE` error (0: no limit).",
+    "max_concurrent_operations": "Queries and mutations one principal may have running at once "
+    "(user, service token, or anonymous per client address); more are refused with HTTP 429 "
+    "`TOO_MANY_CONCURRENT_OPERATIONS` (0: no limit).",
+    "loop_stall_warn_ms": "Log a warning when the event loop is blocked this long (0: off).",
     "redis_url": "Redis for subscription fan-out across replicas, e.g. `redis://127.0.0.1:6379/0` "
     "(empty: in-process fan-out, one replica).",
     "poll_interval_seconds": "How often a running execution is polled while someone watches it.",
@@ -174,7 +311,14 @@ SETTINGS_DOC: dict[str, str] = {
     "max_step_fetches": "Concurrent run-detail fetches from AWS (DescribeExecution, "
     "GetExecutionHistory) per process.",
     "registry_cache_seconds": "How long the account-wide indexes (SageMaker endpoints and "
-    "model cards, catalog entities claiming models and datasets) are reused before re-reading.",
+    "model cards, catalog entities claiming models, datasets and pipelines) are reused before "
+    "re-reading.",
+    "breaker_failures": "Consecutive upstream failures (unreachable, 5xx, timeout, throttled) "
+    "after which a source's circuit opens and its calls fail fast (0: no circuit breakers).",
+    "breaker_cooldown_seconds": "How long an open circuit fails calls before one probe call "
+    "is let through.",
+    "max_staleness_seconds": "Oldest catalog entities, catalog claims and SageMaker indexes "
+    "served (marked in `extensions.stale`) when re-reading them fails (0: never stale).",
     "demo": "Start a local moto server, write the demo catalog and seed demo data.",
 }
 
@@ -197,10 +341,13 @@ def _coerce(name: str, raw: object, kind: Any) -> object:
             return float(raw)  # type: ignore[arg-type]
         if kind is Path:
             return Path(str(raw))
+        if name == "service_token_budgets":
+            entries = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(TokenBudget.parse(e) for e in entries if str(e).strip())
         if name == "service_tokens":
             entries = raw if isinstance(raw, list) else str(raw).split(",")
             return tuple(ServiceToken.parse(e) for e in entries if str(e).strip())
-        if name == "jwt_algorithms":
+        if name in ("jwt_algorithms", "trusted_documents_allow", *_ANNOTATION_SETTINGS):
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return tuple(str(i).strip() for i in items if str(i).strip())
         return str(raw)
@@ -236,4 +383,4 @@ def load_settings(
     return Settings(**values)  # type: ignore[arg-type]
 
 
-__all__ = ["ConfigError", "ServiceToken", "Settings", "load_settings"]
+__all__ = ["ConfigError", "ServiceToken", "Settings", "TokenBudget", "load_settings"]

@@ -8,8 +8,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sources.health import check_all
-
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     """A GraphQL-shaped error body, so clients handle it like any other error."""
@@ -20,12 +18,25 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     )
 
 
+DRAIN_FLOOR_BYTES = 4 * 1024 * 1024
+
+
 class BodySizeLimit:
-    """Refuse request bodies over ``limit`` bytes, declared or streamed, with 413."""
+    """Refuse request bodies over ``limit`` bytes, declared or streamed, with 413.
+
+    Before answering, the rest of the body is read and thrown away, up to
+    ``drain_limit`` bytes (twice the limit, at least 4 MiB): a client that writes
+    its whole body before reading (curl, most HTTP libraries) would otherwise see
+    the connection reset, because closing a socket with unread data sends an RST
+    that destroys the 413 before the client reads it. Past that bound the
+    connection is closed anyway: draining must not become a way to make the
+    server read without limit.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
+        self.drain_limit = max(2 * limit, DRAIN_FLOOR_BYTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,15 +45,19 @@ class BodySizeLimit:
         message = f"Request body exceeds the limit of {self.limit} bytes."
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            if declared.isdigit() and int(declared) <= self.drain_limit:
+                await _drain(receive, self.drain_limit)
             await error_response(413, "REQUEST_TOO_LARGE", message)(scope, receive, send)
             return
         received = 0
         started = False
+        finished = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, finished
             incoming = await receive()
             received += len(incoming.get("body", b""))
+            finished = not incoming.get("more_body", False)
             if received > self.limit:
                 raise _TooLarge
             return incoming
@@ -56,7 +71,21 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
+                if not finished:
+                    await _drain(receive, self.drain_limit - received)
                 await error_response(413, "REQUEST_TOO_LARGE", message)(scope, receive, send)
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    """Read and discard the request body until it ends, the client leaves, or
+    ``budget`` bytes have been thrown away."""
+    while budget > 0:
+        incoming = await receive()
+        if incoming["type"] != "http.request":
+            return
+        budget -= len(incoming.get("body", b""))
+        if not incoming.get("more_body", False):
+            return
 
 
 class _TooLarge(Exception):
@@ -69,9 +98,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Every configured source answered: 200; otherwise 503. The body lists each one."""
+    """Every configured source answered: 200; otherwise 503. The body lists each one.
+
+    The answer is reused for MLMETA_READINESS_CACHE_SECONDS (see ``HealthCache``);
+    each source's ``circuit`` is its breaker's state now.
+    """
     resources = request.app.state.resources
-    results = await check_all(resources.checkables, resources.settings.readiness_timeout_seconds)
+    results = await resources.health.results()
     ready = all(r.healthy for r in results)
     body = {
         "status": "ready" if ready else "unready",
@@ -81,6 +114,7 @@ async def readyz(request: Request) -> Response:
                 "latencyMs": r.latency_ms,
                 "error": r.last_error,
                 "checkedAt": r.checked_at.isoformat(),
+                "circuit": resources.breakers.state(r.name).value,
             }
             for r in results
         },

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from strawberry.dataloader import DataLoader
 
 from gateway.auth.principal import Principal
+from sources.catalog.claims import EntityClaim
 from sources.catalog.model import Entity
 from sources.lineage.model import (
     DatasetRow,
@@ -33,7 +34,6 @@ from sources.models.model import (
     VersionPage,
     VersionSummary,
 )
-from sources.models.service import ModelEntity
 from sources.pipelines.model import (
     ExecutionInfo,
     ExecutionPage,
@@ -53,6 +53,7 @@ VersionPageKey = tuple[str, ApprovalStatus | None, int, str | None]
 class Loaders:
     entities_by_ref: DataLoader[str, Entity | None]
     pipelines_by_id: DataLoader[str, tuple[PipelineInfo, PipelineGraph] | None]
+    pipeline_entity_by_id: DataLoader[str, EntityClaim | None]
     executions_by_id: DataLoader[str, ExecutionInfo | None]
     steps_by_execution: DataLoader[str, list[StepState] | None]
     latest_execution_by_pipeline: DataLoader[str, ExecutionInfo | None]
@@ -63,7 +64,7 @@ class Loaders:
     evolution_by_request: DataLoader[EvolutionRequest, list[Evolution]]
     models_by_key: DataLoader[str, ModelInfo | None]
     models_page: DataLoader[tuple[int, str | None], ModelPage]
-    model_entity_by_group: DataLoader[str, ModelEntity | None]
+    model_entity_by_group: DataLoader[str, EntityClaim | None]
     versions_page: DataLoader[VersionPageKey, VersionPage]
     latest_version_by_model: DataLoader[tuple[str, ApprovalStatus | None], VersionSummary | None]
     versions_by_arn: DataLoader[str, VersionSummary | None]
@@ -78,7 +79,7 @@ class Loaders:
     inputs_by_execution: DataLoader[str, list[DatasetRef]]
     models_by_execution: DataLoader[str, list[str]]
     datasets_by_key: DataLoader[str, DatasetRow | None]
-    dataset_entity_by_uri: DataLoader[str, ModelEntity | None]
+    dataset_entity_by_uri: DataLoader[str, EntityClaim | None]
 
     @classmethod
     def build(cls, resources: Resources, principal: Principal) -> Loaders:
@@ -118,7 +119,7 @@ class Loaders:
 
         models = resources.models
 
-        async def load_model_entities(groups: list[str]) -> list[ModelEntity | None]:
+        async def load_model_entities(groups: list[str]) -> list[EntityClaim | None]:
             index = await models.entities_of_models()
             return [index.get(group) for group in groups]
 
@@ -174,6 +175,7 @@ class Loaders:
             approval_by_version=DataLoader(load_fn=models.approvals),
             entities_by_ref=DataLoader(load_fn=load_entities),
             pipelines_by_id=DataLoader(load_fn=pipelines.pipelines_by_ids),
+            pipeline_entity_by_id=DataLoader(load_fn=resources.claims.pipeline_entities),
             executions_by_id=DataLoader(load_fn=pipelines.executions_by_ids),
             steps_by_execution=DataLoader(load_fn=pipelines.steps_by_execution_ids),
             latest_execution_by_pipeline=DataLoader(load_fn=pipelines.latest_by_pipeline_ids),

@@ -6,17 +6,21 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
 from gateway.config import Settings
+from gateway.error_log import GatewaySchema
+from gateway.extensions.budget import budget_check
+from gateway.extensions.concurrency import concurrency_limit
+from gateway.extensions.cost import cost_limit
+from gateway.extensions.deadline import execution_deadline
+from gateway.extensions.document_limits import DocumentLimits, document_limits
 from gateway.extensions.error_codes import ErrorCodes
-from gateway.extensions.page_size import max_page_size
+from gateway.extensions.stale import StaleReport
+from gateway.extensions.validation import GuardedValidationCache
+from gateway.limits.budget import Rate
+from gateway.limits.weights import annotate_costs
+from gateway.partial_results import ReportingExecutor
 from resolvers.cards_write import CardMutation
 from resolvers.catalog import CatalogQuery
 from resolvers.lineage import LineageMutation, LineageQuery
@@ -56,25 +60,53 @@ def extensions_for(settings: Settings) -> list[type[SchemaExtension] | Callable[
     return [
         # ErrorCodes first: its on_operation wraps the others and sees their errors.
         ErrorCodes,
+        # graphql-core's parser stops at max_tokens: linear, so it stays.
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        max_page_size(settings.max_page_size),
+        # The on_validate hooks run in this order, each only if nothing was refused yet:
+        # bounded measuring, then graphql-core's validation, then cost, then budget.
+        document_limits(
+            DocumentLimits(
+                depth=settings.max_depth,
+                aliases=settings.max_aliases,
+                selections=settings.max_selections,
+                expanded=settings.max_expanded_selections,
+            )
+        ),
         # No ParserCache: it parses in on_parse's set-up, where a syntax error escapes
         # every extension's on_operation and would reach the client without a code.
-        lambda: ValidationCache(maxsize=512),
+        lambda: GuardedValidationCache(maxsize=512),
+        cost_limit(settings.max_cost, settings.max_page_size),
+        budget_check(
+            Rate(settings.budget_per_second, settings.budget_burst),
+            {b.name: Rate(b.per_second, b.burst) for b in settings.service_token_budgets},
+        ),
+        *execution_bounds(settings),
+        StaleReport,
     ]
+
+
+def execution_bounds(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """Limits on running operations; one at 0 is off and costs nothing per field."""
+    bounds = []
+    if settings.max_concurrent_operations > 0:
+        bounds.append(concurrency_limit(settings.max_concurrent_operations))
+    if settings.max_execution_seconds > 0:
+        bounds.append(execution_deadline(settings.max_execution_seconds))
+    return bounds
 
 
 def build_schema(settings: Settings, query: type = Query) -> strawberry.Schema:
     full = query is Query
-    return strawberry.Schema(
+    built = GatewaySchema(
         query=query,
         mutation=Mutation if full else None,
         subscription=Subscription if full else None,
         extensions=extensions_for(settings),
         scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
+        execution_context_class=ReportingExecutor,
     )
+    annotate_costs(built._schema)
+    return built
 
 
 # The schema with default limits, for `strawberry export-schema gateway.schema:schema`.

@@ -2,54 +2,164 @@
 
 Authentication happens once per HTTP request (and once per websocket
 connection) before any resolver runs; a bad token is a 401 with code
-``AuthenticationError`` and nothing is executed.
+``AuthenticationError`` and nothing is executed. Then the trusted-document
+policy picks the document to run (``gateway/trusted_documents.py``), and the
+response follows GraphQL over HTTP (``gateway/graphql_http.py``).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from gateway.auth.principal import Principal
 from gateway.context import Context
-from gateway.http import error_response
+from gateway.graphql_http import (
+    GRAPHQL_RESPONSE_JSON,
+    error_body_response,
+    is_request_error,
+    preferred_media_type,
+)
 from gateway.resources import Resources
+from gateway.trusted_documents import GRAPHIQL_HEADER, DocumentRefused, TrustedDocuments
+from gateway.ws_handlers import LegacyWSHandler, TransportWSHandler
 from sources.errors import AuthenticationError
+from sources.metadb.documents import DocumentStore
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, resources: Resources, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.resources = resources
+        settings = resources.settings
+        self.documents = TrustedDocuments(
+            DocumentStore(resources.metadb),
+            settings.trusted_documents,
+            settings.trusted_documents_allow,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self._wants_ide(Request(scope)):
-            authorization = dict(scope["headers"]).get(b"authorization")
+            request = Request(scope, receive)
+            media_type = preferred_media_type(request.headers.get("accept"))
+            authorization = request.headers.get("authorization")
             try:
-                principal = await self.resources.authenticator.authenticate(
-                    authorization.decode("latin-1") if authorization is not None else None
-                )
+                principal = await self.resources.authenticator.authenticate(authorization)
             except AuthenticationError as exc:
-                await error_response(401, exc.code, exc.message)(scope, receive, send)
+                bearer = {"WWW-Authenticate": "Bearer"}
+                await error_body_response(401, exc.code, exc.message, media_type, bearer)(
+                    scope, receive, send
+                )
                 return
             scope.setdefault("state", {})["principal"] = principal
             try:
-                response = await self.run(Request(scope, receive))
+                response = await self.run(request)
             except HTTPException as exc:
-                # Strawberry answers these in plain text; ours carry a code like any error.
-                response = error_response(exc.status_code, "BAD_REQUEST", exc.reason)
+                response = self._refusal(exc, request.method, media_type)
+            else:
+                if (
+                    media_type == GRAPHQL_RESPONSE_JSON
+                    and response.media_type == "application/json"
+                ):
+                    response.headers["content-type"] = f"{media_type}; charset=utf-8"
+                    # A status chosen on purpose (e.g. 429 for a spent budget) stands.
+                    if (
+                        getattr(request.state, "request_error", False)
+                        and response.status_code == 200
+                    ):
+                        response.status_code = 400
             await response(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    @staticmethod
+    def _refusal(exc: HTTPException, method: str, media_type: str) -> Response:
+        """Strawberry answers these in plain text; ours carry a code like any error."""
+        if method == "GET" and isinstance(exc.__cause__, InvalidOperationTypeError):
+            # GraphQL over HTTP: a mutation over GET is 405, and POST is the way.
+            return error_body_response(
+                405, "BAD_REQUEST", exc.reason, media_type, {"Allow": "POST"}
+            )
+        return error_body_response(exc.status_code, "BAD_REQUEST", exc.reason, media_type)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        graphiql = request.headers.get(GRAPHIQL_HEADER) == "graphiql"
+        try:
+            resolved = await self.documents.resolve(
+                request_data.query, request_data.extensions, context.principal, graphiql=graphiql
+            )
+        except DocumentRefused as exc:
+            return ExecutionResult(data=None, errors=[exc.error])
+        request_data.query = resolved.query
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        # Registered only once it has parsed and validated: an APQ client cannot fill
+        # the metadb with documents that would never run.
+        if (
+            resolved.register
+            and resolved.query
+            and not is_request_error(result.data, result.errors)
+        ):
+            await self.documents.register(resolved.query, context.principal)
+        return result
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        body = await super().process_result(request, result)
+        if is_request_error(result.data, result.errors):
+            # Read back in __call__: under graphql-response+json this is a 400, no data.
+            request.state.request_error = True
+            if preferred_media_type(request.headers.get("accept")) == GRAPHQL_RESPONSE_JSON:
+                body.pop("data", None)
+        return body
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson stops at 1,024 levels of nesting with a JSONDecodeError (a coded 400);
+        # the standard decoder recurses until RecursionError, a plain-text 500.
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            # Python's json writes NaN and Infinity (a diverged loss, say): read them, so
+            # the resolver can name the bad value. Anything else is still malformed.
+            try:
+                return json.loads(data)
+            except RecursionError as exc:
+                raise json.JSONDecodeError("JSON nested too deeply", "", 0) from exc
+
+    @property
+    def graphql_ide_html(self) -> str:
+        # GraphiQL names itself, for MLMETA_TRUSTED_DOCUMENTS_ALLOW=graphiql.
+        return super().graphql_ide_html.replace(
+            "const defaultHeaders = {};",
+            f'const defaultHeaders = {{"{GRAPHIQL_HEADER}": "graphiql"}};',
+            1,
+        )
 
     def encode_json(self, data: object) -> str:
         # orjson: the standard encoder costs ~45 ms per 100k metric points. Text, not
@@ -57,11 +167,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data).decode()
 
     def _wants_ide(self, request: Request) -> bool:
+        return self.graphql_ide is not None and self.should_render_graphql_ide(request)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # Browsers only: Strawberry also serves the page for Accept */*, which is what
+        # Apollo sends with a persisted query over GET (no `query`, only `extensions`).
         return (
-            self.graphql_ide is not None
-            and request.method == "GET"
+            request.method == "GET"
             and "text/html" in request.headers.get("accept", "")
             and "query" not in request.query_params
+            and "extensions" not in request.query_params
         )
 
     async def get_context(

@@ -14,7 +14,7 @@ from resolvers.node import Node, register_node
 from resolvers.pagination import PageInfo, check_first, check_list
 from sources.catalog.model import EntityFilter as SourceFilter
 from sources.catalog.model import EntityQuery
-from sources.catalog.refs import entity_ref_of, parse_ref
+from sources.catalog.refs import entity_ref_of, parse_ref, ref_in_entity
 from sources.errors import InputError
 
 if TYPE_CHECKING:
@@ -57,15 +57,6 @@ def _text(value: object) -> str | None:
 
 def _pairs(mapping: object) -> list[KeyValue]:
     return [KeyValue(key=str(k), value=str(v)) for k, v in sorted(_dict(mapping).items())]
-
-
-def _canonical(ref: object, default_kind: str | None) -> str | None:
-    if not isinstance(ref, str):
-        return None
-    try:
-        return str(parse_ref(ref, default_kind=default_kind))
-    except InputError:
-        return None  # a malformed ref inside the catalog is the catalog's problem
 
 
 @strawberry.type(
@@ -131,14 +122,17 @@ class CatalogEntity(Node):
         out = []
         for relation in self.raw.get("relations") or []:
             rel_type = str(relation.get("type", ""))
-            target = _canonical(relation.get("targetRef"), None)
+            target = ref_in_entity(self.raw, relation.get("targetRef"), None)
             if target is not None and (wanted is None or rel_type.lower() == wanted):
                 out.append(EntityRelation(type=rel_type, target_ref=target))
         return out
 
-    @strawberry.field(description="The owning group or user (spec.owner).")
+    @strawberry.field(
+        description="The owning group or user (spec.owner; a ref without kind is a group, "
+        "one without namespace is in this entity's namespace, as in Backstage)."
+    )
     async def owner(self, info: Info) -> CatalogEntity | None:
-        ref = _canonical(_dict(self.raw.get("spec")).get("owner"), "group")
+        ref = ref_in_entity(self.raw, _dict(self.raw.get("spec")).get("owner"), "group")
         return await load_entity(info, ref) if ref else None
 
     @strawberry.field(
@@ -161,9 +155,12 @@ class CatalogEntity(Node):
 
         return await model_for_entity(info, self.raw)
 
-    @strawberry.field(description="The system the entity is part of (spec.system).")
+    @strawberry.field(
+        description="The system the entity is part of (spec.system; resolved in this "
+        "entity's namespace unless the ref names one)."
+    )
     async def system(self, info: Info) -> CatalogEntity | None:
-        ref = _canonical(_dict(self.raw.get("spec")).get("system"), "system")
+        ref = ref_in_entity(self.raw, _dict(self.raw.get("spec")).get("system"), "system")
         return await load_entity(info, ref) if ref else None
 
 
@@ -188,7 +185,9 @@ class EntityFilter:
         default=None, description="spec.type values, e.g. ['ml-pipeline']."
     )
     owner: str | None = strawberry.field(
-        default=None, description="Ref of the owning group or user ('group:ml-platform')."
+        default=None,
+        description="Ref of the owning group or user; the kind defaults to group and the "
+        "namespace to default: 'ml-platform' is 'group:default/ml-platform'.",
     )
     tag: str | None = None
     text: str | None = strawberry.field(
@@ -196,7 +195,11 @@ class EntityFilter:
     )
 
     def to_source(self) -> SourceFilter:
-        owner = str(parse_ref(self.owner, default_kind="group")) if self.owner else None
+        owner = (
+            str(parse_ref(self.owner, default_kind="group", field="filter.owner"))
+            if self.owner
+            else None
+        )
         return SourceFilter(
             kinds=check_list("kind", self.kind),
             spec_types=check_list("specType", self.spec_type),
@@ -254,11 +257,13 @@ class FacetCount:
 @strawberry.type
 class CatalogQuery:
     @strawberry.field(
-        description="An entity by ref ('component:default/churn-model', case-insensitive); "
-        "null when the catalog has no such entity or the caller may not see it."
+        description="An entity by ref, '[kind:][namespace/]name', case-insensitive "
+        "('component:churn-model' is 'component:default/churn-model'). No kind is implied: a "
+        "ref without one is an InputError. Null when the catalog has no such entity or the "
+        "caller may not see it."
     )
     async def entity(self, info: Info, ref: str) -> CatalogEntity | None:
-        return await load_entity(info, str(parse_ref(ref)))
+        return await load_entity(info, str(parse_ref(ref, field="entity(ref:)")))
 
     @strawberry.field(description="Entities matching a filter, ordered by name.")
     async def entities(

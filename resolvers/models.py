@@ -14,8 +14,13 @@ from resolvers.metrics import MetricValue
 from resolvers.node import Node, register_node
 from resolvers.pagination import PageInfo, check_first
 from sources.errors import InputError
-from sources.models.model import ApprovalStatus, DeploymentInfo, ModelInfo, VersionSummary
-from sources.models.service import group_name
+from sources.models.model import (
+    ApprovalStatus,
+    DeploymentInfo,
+    ModelInfo,
+    VersionSummary,
+    group_name,
+)
 
 if TYPE_CHECKING:
     from resolvers.cards import ModelCard

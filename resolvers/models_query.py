@@ -10,21 +10,28 @@ import strawberry
 from resolvers.context import Info
 from resolvers.models import Model, ModelVersion, load_model, load_version, package_arn
 from resolvers.pagination import PageInfo, check_first
-from sources.catalog.annotations import MODEL_PACKAGE_GROUP, first_annotation
-from sources.catalog.refs import parse_ref
+from sources.catalog.refs import names_kind, ref_or_other_name
 
 
 async def model_for_entity(info: Info, entity: dict[str, Any]) -> Model | None:
     """The model an entity claims by its annotation (README documents it)."""
-    group = first_annotation(entity, MODEL_PACKAGE_GROUP)
+    group = info.context.resources.claims.annotations.model_group_of(entity)
     return await load_model(info, group) if group else None
 
 
 async def resolve_model(info: Info, ref: str) -> Model | None:
-    if ":" in ref and not ref.startswith("arn:"):
-        entity = await info.context.loaders.entities_by_ref.load(str(parse_ref(ref)))
-        return await model_for_entity(info, entity) if entity else None
-    return await load_model(info, ref)
+    """``model(ref:)``: a group ARN; else a catalog ref (kind ``resource`` implied); a bare
+    name that is no claiming catalog resource is the registry's name of the group."""
+    text = ref.strip()
+    if text.startswith("arn:"):
+        return await load_model(info, text)
+    entity_ref = ref_or_other_name(text, default_kind="resource", field="model(ref:)")
+    if entity_ref is not None:
+        entity = await info.context.loaders.entities_by_ref.load(str(entity_ref))
+        model = await model_for_entity(info, entity) if entity else None
+        if model is not None or names_kind(text) or "/" in text:  # group names have no '/'
+            return model
+    return await load_model(info, text)
 
 
 @strawberry.type
@@ -42,8 +49,10 @@ class ModelConnection:
 @strawberry.type
 class ModelQuery:
     @strawberry.field(
-        description="A model by catalog ref (an ml-model entity), registry name "
-        "(model package group) or group ARN; null when unknown or not visible to you."
+        description="A model, looked up in this order: a model package group ARN; a catalog "
+        "ref '[kind:][namespace/]name' with kind resource implied (the ml-model entity's "
+        "annotation names the group; a ref naming its kind looks only in the catalog); else "
+        "the registry's name of the group. Null when unknown or not visible to you."
     )
     async def model(self, info: Info, ref: str) -> Model | None:
         return await resolve_model(info, ref)
@@ -68,7 +77,8 @@ class ModelQuery:
         )
 
     @strawberry.field(
-        description="A version by its model (catalog ref, registry name or ARN) and number."
+        description="A version by its model (as for model(ref:): ARN, catalog ref with kind "
+        "resource implied, or registry name) and number."
     )
     async def model_version(self, info: Info, model: str, version: str) -> ModelVersion | None:
         found = await resolve_model(info, model)

@@ -16,7 +16,18 @@ from resolvers.catalog import (
 from resolvers.context import Info
 from resolvers.pagination import PageInfo
 from sources.catalog.model import EntityFilter
-from sources.health import check_all
+from sources.resilience.breaker import CircuitState
+
+# Registers the sources' own enum as the GraphQL type (strawberry.enum returns the class).
+strawberry.enum(
+    CircuitState,
+    description=(
+        "A source's circuit breaker. CLOSED: calls go through. OPEN: after repeated "
+        "failures, calls fail at once (UPSTREAM_UNAVAILABLE) for a cool-down. HALF_OPEN: "
+        "the cool-down is over; the next call probes the source, and closes the circuit "
+        "if it succeeds."
+    ),
+)
 
 
 @strawberry.enum(description="What kind of principal is calling.")
@@ -64,6 +75,9 @@ class SourceStatus:
     latency_ms: float | None
     last_error: str | None
     checked_at: datetime
+    circuit: CircuitState = strawberry.field(
+        description="The source's circuit breaker now (CLOSED for sources without one)."
+    )
 
 
 @strawberry.type
@@ -77,12 +91,11 @@ class OperationsQuery:
             ownership_refs=list(principal.ownership_refs),
         )
 
-    @strawberry.field(description="Each configured source, checked now.")
+    @strawberry.field(
+        description="Each configured source, as last checked (at most a few seconds ago)."
+    )
     async def sources(self, info: Info) -> list[SourceStatus]:
-        resources = info.context.resources
-        results = await check_all(
-            resources.checkables, resources.settings.readiness_timeout_seconds
-        )
+        results = await info.context.resources.health.results()
         return [
             SourceStatus(
                 name=r.name,
@@ -90,6 +103,7 @@ class OperationsQuery:
                 latency_ms=r.latency_ms,
                 last_error=r.last_error,
                 checked_at=r.checked_at,
+                circuit=info.context.resources.breakers.state(r.name),
             )
             for r in results
         ]

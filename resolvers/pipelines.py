@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -284,7 +285,10 @@ class Pipeline(Node):
             pipeline=pipeline,
         )
 
-    @strawberry.field(description="The catalog entity this pipeline belongs to.")
+    @strawberry.field(
+        description="The catalog entity this pipeline belongs to: the ml-pipeline entity "
+        "whose annotations link it, or the entityRef its runs were pushed for."
+    )
     async def entity(self, info: Info) -> CatalogEntity | None:
         ref = self.pipeline.entity_ref
         return await load_entity(info, ref) if ref else None
@@ -374,8 +378,21 @@ class Pipeline(Node):
 
 
 async def load_pipeline(info: Info, pipeline_id: str) -> Pipeline | None:
-    described = await info.context.loaders.pipelines_by_id.load(pipeline_id)
-    return Pipeline.of(*described) if described else None
+    """A pipeline, linked to the catalog entity that claims it however it was reached (ARN,
+    node id, a run). Reading it follows the caller's access to that entity, as for models:
+    null when the entity is hidden from the caller; an unclaimed pipeline is readable."""
+    loaders = info.context.loaders
+    described = await loaders.pipelines_by_id.load(pipeline_id)
+    if described is None:
+        return None
+    pipeline, graph = described
+    if pipeline.entity_ref is None:  # pushed pipelines carry the entity they were pushed for
+        claim = await loaders.pipeline_entity_by_id.load(pipeline_id)
+        if claim is not None:
+            if await loaders.entities_by_ref.load(claim.ref) is None:
+                return None
+            pipeline = replace(pipeline, entity_ref=claim.ref)
+    return Pipeline.of(pipeline, graph)
 
 
 async def load_execution(info: Info, execution_id: str) -> PipelineExecution | None:

@@ -22,14 +22,14 @@ from resolvers.pipelines import (
     load_execution,
     load_pipeline,
 )
-from sources.catalog.annotations import SAGEMAKER_PIPELINE, STEP_FUNCTIONS_ARN, first_annotation
+from sources.catalog.annotations import SPEC_TYPE_PIPELINE
 from sources.catalog.model import EntityFilter, EntityQuery
 from sources.catalog.ownership import owns
-from sources.catalog.refs import parse_ref
+from sources.catalog.refs import names_kind, parse_ref, ref_or_other_name
 from sources.cursors import decode_cursor, encode_cursor
 from sources.errors import InputError, NotAllowedError
 from sources.metadb.models import ExecutionStatus, Orchestrator
-from sources.pipelines.ids import SAGEMAKER_NAME_PREFIX, Origin, origin_of
+from sources.pipelines.ids import Origin, origin_of
 from sources.pipelines.model import PipelineInfo, StepState, external_pipeline_id
 
 MAX_PIPELINES_SCANNED = 500
@@ -41,19 +41,13 @@ _ORCHESTRATOR_OF = {
 }
 
 
-def pipeline_id_of_entity(entity: dict[str, Any]) -> str | None:
+def pipeline_id_of_entity(info: Info, entity: dict[str, Any]) -> str | None:
     """The pipeline an entity is linked to by its annotations (README documents them)."""
-    arn = first_annotation(entity, STEP_FUNCTIONS_ARN)
-    if arn:
-        return arn
-    sagemaker = first_annotation(entity, SAGEMAKER_PIPELINE)
-    if sagemaker:
-        return sagemaker if sagemaker.startswith("arn:") else SAGEMAKER_NAME_PREFIX + sagemaker
-    return None
+    return info.context.resources.claims.annotations.pipeline_of(entity)
 
 
 async def pipeline_for_entity(info: Info, entity: dict[str, Any]) -> Pipeline | None:
-    pipeline_id = pipeline_id_of_entity(entity)
+    pipeline_id = pipeline_id_of_entity(info, entity)
     if pipeline_id is None:
         return None
     pipeline = await load_pipeline(info, pipeline_id)
@@ -67,10 +61,30 @@ def _with_entity(pipeline: PipelineInfo, ref: str) -> PipelineInfo:
     return replace(pipeline, entity_ref=ref)
 
 
+async def resolve_pipeline(info: Info, ref: str) -> Pipeline | None:
+    """``pipeline(ref:)``: an ARN; else a catalog ref (kind ``component`` implied); a bare
+    name that is no linked catalog component is the name of a pushed pipeline."""
+    text = ref.strip()
+    if origin_of(text) is not None:
+        return await load_pipeline(info, text)
+    if text.startswith("arn:"):
+        raise InputError(f"{text[:200]!r} is not a Step Functions or SageMaker pipeline ARN")
+    entity_ref = ref_or_other_name(text, default_kind="component", field="pipeline(ref:)")
+    if entity_ref is not None:
+        entity = await info.context.loaders.entities_by_ref.load(str(entity_ref))
+        pipeline = await pipeline_for_entity(info, entity) if entity else None
+        if pipeline is not None or names_kind(text):  # a ref naming its kind: catalog only
+            return pipeline
+    return await load_pipeline(info, external_pipeline_id(ref))
+
+
 @strawberry.input(description="Which pipelines to list.")
 class PipelineFilter:
     orchestrator: list[OrchestratorEnum] | None = None  # type: ignore[valid-type]
-    owner: str | None = strawberry.field(default=None, description="Ref of the owning group.")
+    owner: str | None = strawberry.field(
+        default=None,
+        description="Ref of the owning group; kind group and namespace default are implied.",
+    )
     text: str | None = None
 
 
@@ -127,25 +141,23 @@ class RecordRunInput:
     cause: str | None = None
     steps: list[StepInput] = strawberry.field(default_factory=list)
     entity_ref: str | None = strawberry.field(
-        default=None, description="Catalog entity the pipeline belongs to; callers must own it."
+        default=None,
+        description="Ref of the catalog entity the pipeline belongs to, kind included "
+        "('component:churn-etl'); callers must own it.",
     )
 
 
 @strawberry.type
 class PipelineQuery:
     @strawberry.field(
-        description="A pipeline by catalog ref, state machine / SageMaker pipeline ARN, "
-        "or the name of a pipeline whose runs are pushed in."
+        description="A pipeline, looked up in this order: a state machine or SageMaker "
+        "pipeline ARN; a catalog ref '[kind:][namespace/]name' with kind component implied "
+        "(the entity's annotations link the pipeline; a ref naming its kind looks only in "
+        "the catalog); else the name of a pipeline whose runs are pushed in. Null when "
+        "nothing matches or the claiming entity is hidden from the caller."
     )
     async def pipeline(self, info: Info, ref: str) -> Pipeline | None:
-        if origin_of(ref) is not None:
-            return await load_pipeline(info, ref)
-        if ":" in ref and not ref.startswith("arn:"):
-            entity = await info.context.loaders.entities_by_ref.load(str(parse_ref(ref)))
-            return await pipeline_for_entity(info, entity) if entity else None
-        if ref.startswith("arn:"):
-            raise InputError(f"{ref!r} is not a Step Functions or SageMaker pipeline ARN")
-        return await load_pipeline(info, external_pipeline_id(ref))
+        return await resolve_pipeline(info, ref)
 
     @strawberry.field(
         description="Pipelines: catalog entities linked to a pipeline, and pipelines whose "
@@ -163,16 +175,20 @@ class PipelineQuery:
         text = filter.text if filter else None
         found: list[tuple[str, str, dict[str, Any] | None]] = []  # (name, id, entity)
         if not wanted or wanted & {Orchestrator.STEP_FUNCTIONS, Orchestrator.SAGEMAKER_PIPELINES}:
-            owners = (str(parse_ref(filter.owner, "group")),) if filter and filter.owner else ()
+            owners = (
+                (str(parse_ref(filter.owner, default_kind="group", field="filter.owner")),)
+                if filter and filter.owner
+                else ()
+            )
             query = EntityQuery(
-                filter=EntityFilter(spec_types=("ml-pipeline",), owners=owners, text=text),
+                filter=EntityFilter(spec_types=(SPEC_TYPE_PIPELINE,), owners=owners, text=text),
                 limit=MAX_PIPELINES_SCANNED,
             )
             page = await info.context.resources.catalog.query_entities(
                 query, info.context.principal
             )
             for entity in page.items:
-                pipeline_id = pipeline_id_of_entity(entity)
+                pipeline_id = pipeline_id_of_entity(info, entity)
                 if pipeline_id is None:
                     continue
                 if wanted and _ORCHESTRATOR_OF[origin_of(pipeline_id)] not in wanted:
@@ -244,7 +260,9 @@ class PipelineMutation:
         "Needs a service token allowed to write, or a user owning entityRef."
     )
     async def record_run(self, info: Info, input: RecordRunInput) -> PipelineExecution:
-        entity_ref = str(parse_ref(input.entity_ref)) if input.entity_ref else None
+        entity_ref = (
+            str(parse_ref(input.entity_ref, field="entityRef")) if input.entity_ref else None
+        )
         await _check_can_record(info, input.pipeline, entity_ref)
         if input.parameters is not None and not isinstance(input.parameters, dict):
             raise InputError("parameters must be a JSON object of name -> value")

@@ -72,7 +72,12 @@ async def open_client(stack: AsyncExitStack, service: str, settings: AwsSettings
 
 
 def translate(exc: Exception, source: str) -> MlmetaError:
-    """Map a botocore failure to our error tree, without upstream details."""
+    """Map a botocore failure to our error tree, without upstream details.
+
+    Our own errors (an open circuit refusing the call) are already translated.
+    """
+    if isinstance(exc, MlmetaError):
+        return exc
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         if code in THROTTLING_CODES:

@@ -3,26 +3,35 @@
 Expected failures (``MlmetaError`` and GraphQL's own parse and validation
 errors) keep their message. Anything else becomes "Unexpected error." with code
 ``INTERNAL_SERVER_ERROR``: no stack trace, SQL or upstream secret leaves the
-process; the original is logged with the operation name for the operator.
+process; the original is logged with the operation name for the operator
+(``gateway.error_log``). Repeats of one failure across list items are then
+collapsed into one error (``gateway.extensions.error_dedup``).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import StreamExecutionResult
 
+from gateway.extensions.error_dedup import deduplicate
 from sources.errors import MlmetaError
-
-log = logging.getLogger("mlmeta.errors")
 
 # The built-in limiters report plain GraphQLErrors; these are their messages.
 _TOO_COMPLEX = re.compile(
     r"exceeds maximum operation depth|aliases found\. Allowed|"
     r"Document contains more than \d+ tokens|exceeds the maximum page size"
+)
+
+
+# Variable values that do not coerce; "Variable '$a' is never used" and the like are
+# validation errors of the document, not of the values.
+_COERCION = re.compile(
+    r"^Variable '\$[^']+' ((got|has) invalid value|of (non-null|required) type .* "
+    r"(must not be null|was not provided))"
 )
 
 
@@ -37,7 +46,7 @@ def classify(error: GraphQLError) -> GraphQLError:
         return _with(error, original.message, extensions)
     if "code" in extensions:
         return error
-    if error.message.startswith("Variable '$"):
+    if _COERCION.match(error.message):
         # A variable's value does not fit its type (graphql-core wraps the reason).
         return _with(error, error.message, {**extensions, "code": "InputError"})
     if original is None:
@@ -74,20 +83,33 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> G
 
 
 def _masked(error: GraphQLError) -> GraphQLError:
-    log.error(
-        "unexpected error at %s",
-        ".".join(str(p) for p in error.path or ()),
-        exc_info=error.original_error or error,
-    )
+    # Logged (with its traceback) by gateway.error_log, which sees the raw error first.
     return _with(error, "Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"})
 
 
+def shape(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors as the client gets them: classified, then repeats collapsed."""
+    return deduplicate([classify(e) for e in errors])
+
+
 class ErrorCodes(SchemaExtension):
-    """Runs last on every operation: shapes each error of the result."""
+    """Runs last on every operation: shapes the errors of the result."""
 
     def on_operation(self) -> Iterator[None]:
+        self._streamed = False
         yield
+        if self._streamed:
+            return  # each result was shaped before it was sent
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [classify(e) for e in errors]
+            result.errors = shape(errors)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Websocket operations (graphql-transport-ws ``next`` and ``error``): each
+        result leaves before ``on_operation`` ends, so it is shaped here."""
+        self._streamed = True
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = shape(errors)  # type: ignore[union-attr]
+        yield None

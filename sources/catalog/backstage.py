@@ -44,12 +44,19 @@ from sources.errors import (
     UpstreamThrottledError,
     UpstreamTimeoutError,
 )
+from sources.resilience.breaker import CircuitBreaker
 
 log = logging.getLogger("mlmeta.catalog")
 
 SOURCE = "catalog"
-BY_REFS_CHUNK = 200
-"""Refs per by-refs call; the server works in chunks of 200 itself."""
+BY_REFS_BATCH = 500
+"""Default refs per by-refs call. Backstage takes any number of refs in one call, but its
+router parses bodies with express.json()'s default limit of 100 kB (a bigger body is refused,
+400 "request entity too large"): 500 refs of the longest valid form (3 x 63 characters)
+stay under it."""
+MAX_BODY_BYTES = 100_000
+"""A by-refs body is also cut at this size, below Backstage's 102,400 bytes, so a larger
+configured batch size cannot make a call the portal refuses."""
 MAX_CONCURRENT_CHUNKS = 4
 """by-refs calls in flight at once for one batch, so one big batch cannot flood the portal."""
 MAX_FETCH = 500
@@ -92,17 +99,22 @@ class BackstageCatalog:
         http: httpx.AsyncClient,
         service_token: str | None = None,
         timeout: float = 10.0,
+        batch_size: int = BY_REFS_BATCH,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         """``service_token`` is the gateway's own identity in the portal.
 
         It is sent only for principal-free reads (service and anonymous
         principals, the readiness check); user principals always travel with
-        their own token.
+        their own token. Every request passes ``breaker`` (the catalog's
+        circuit; none: never open).
         """
         self._api = base_url.rstrip("/") + "/api/catalog"
         self._http = http
         self._service_token = service_token or None
         self._timeout = timeout
+        self._batch_size = max(1, batch_size)
+        self._breaker = breaker or CircuitBreaker(SOURCE, failure_threshold=0)
 
     # -- CatalogSource
 
@@ -136,7 +148,7 @@ class BackstageCatalog:
         found: dict[str, Entity | None] = {}
         if unique:
             token = self._token_for(principal)
-            chunks = [unique[i : i + BY_REFS_CHUNK] for i in range(0, len(unique), BY_REFS_CHUNK)]
+            chunks = _chunks(unique, self._batch_size, MAX_BODY_BYTES)
             limiter = asyncio.Semaphore(MAX_CONCURRENT_CHUNKS)
             results = await asyncio.gather(
                 *(self._by_refs(chunk, token, limiter) for chunk in chunks),
@@ -261,6 +273,19 @@ class BackstageCatalog:
         params: list[tuple[str, str]] | None = None,
         body: object = None,
     ) -> Any:
+        """One request, through the circuit breaker: the catalog's single chokepoint."""
+        async with self._breaker.guard():
+            return await self._request(method, path, token, params=params, body=body)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        body: object = None,
+    ) -> Any:
         """One request; every failure becomes an ``MlmetaError`` whose message holds no secret."""
         headers = {"Accept": "application/json"}
         if token:
@@ -350,6 +375,23 @@ def _parse_page(body: object) -> tuple[list[Entity], str | None, int | None]:
         next_cursor if isinstance(next_cursor, str) and next_cursor else None,
         total if isinstance(total, int) and not isinstance(total, bool) else None,
     )
+
+
+def _chunks(refs: list[str], size: int, max_bytes: int) -> list[list[str]]:
+    """``refs`` in order, at most ``size`` per chunk and at most ``max_bytes`` of JSON body."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    body = len('{"entityRefs": []}')
+    for ref in refs:
+        cost = len(json.dumps(ref)) + 2  # quotes, escapes and the ", " separator
+        if current and (len(current) == size or body + cost > max_bytes):
+            chunks.append(current)
+            current, body = [], len('{"entityRefs": []}')
+        current.append(ref)
+        body += cost
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _filter_params(f: EntityFilter) -> list[tuple[str, str]]:

@@ -53,12 +53,12 @@ def compute_relations(entities: dict[EntityRef, Entity]) -> None:
             if kinds is not None and ref.kind not in kinds:
                 continue
             for raw in _targets(spec.get(key)):
-                try:
-                    target = parse_ref(raw, default_kind=default_kind)
+                try:  # relative refs stay in the entity's namespace, as in Backstage
+                    target = parse_ref(
+                        raw, default_kind=default_kind, default_namespace=ref.namespace
+                    )
                 except InputError:
                     continue  # Backstage would report a processing error; we skip it
-                if "/" not in raw.split(":", 1)[-1]:  # relative refs stay in the namespace
-                    target = EntityRef(target.kind, ref.namespace, target.name)
                 found[ref].add((relation, str(target)))
                 found[target].add((reverse, str(ref)))
     for ref, entity in entities.items():

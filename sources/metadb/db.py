@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sources.errors import UpstreamError, UpstreamTimeoutError
+from sources.errors import MlmetaError, UpstreamError, UpstreamTimeoutError
+from sources.resilience.breaker import CircuitBreaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 POSTGRES_CONNECT_TIMEOUT_S = 10.0
@@ -49,23 +53,77 @@ def _sqlite_pragmas(*, foreign_keys: bool) -> Any:
     return on_connect
 
 
+def is_db_failure(exc: BaseException) -> bool:
+    """The database is unreachable, gone away or too slow; not: a constraint, a bad query."""
+    return isinstance(
+        exc,
+        (
+            sa_exc.OperationalError,
+            sa_exc.InterfaceError,
+            sa_exc.DisconnectionError,
+            sa_exc.TimeoutError,  # no pooled connection came free in time
+            TimeoutError,
+            ConnectionError,
+        ),
+    )
+
+
+def _statement_timed_out(exc: BaseException) -> bool:
+    """PostgreSQL cancelled the statement at ``statement_timeout`` (SQLSTATE 57014)."""
+    orig = getattr(exc, "orig", None)
+    return "57014" in (getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None))
+
+
 class MetaDB:
     """The metadata database: engine, sessions and a readiness check."""
 
     name = "metadb"
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, breaker: CircuitBreaker | None = None) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._breaker = breaker or CircuitBreaker(self.name, failure_threshold=0)
 
     @classmethod
-    def connect(cls, url: str) -> MetaDB:
-        """Create the engine for ``url``; no connection is opened until first use."""
-        return cls(create_engine(url))
+    def connect(
+        cls, url: str, *, statement_timeout: float = 0.0, breaker: CircuitBreaker | None = None
+    ) -> MetaDB:
+        """Create the engine for ``url``; no connection is opened until first use.
 
-    def session(self) -> AsyncSession:
-        """A new session, to use as ``async with metadb.session() as session:``."""
-        return self._sessions()
+        ``statement_timeout`` (seconds, 0: none) is PostgreSQL's own
+        ``statement_timeout``: the server cancels a longer statement. SQLite has
+        no such setting; its writers wait at most its busy timeout.
+        """
+        kwargs: dict[str, Any] = {}
+        if statement_timeout > 0 and make_url(url).get_backend_name() == "postgresql":
+            milliseconds = str(max(1, round(statement_timeout * 1000)))
+            kwargs["connect_args"] = {"server_settings": {"statement_timeout": milliseconds}}
+        return cls(create_engine(url, **kwargs), breaker)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A new session, to use as ``async with metadb.session() as session:``.
+
+        The block is one call through the metadb's circuit breaker (its
+        chokepoint), and a failure of the database itself leaves as an
+        ``UpstreamError`` of source ``metadb`` (the driver's message, which may
+        hold SQL or host names, stays in the exception chain for the log).
+        """
+        try:
+            async with self._breaker.guard(is_db_failure), self._sessions() as session:
+                yield session
+        except MlmetaError:
+            raise
+        except Exception as exc:
+            if not is_db_failure(exc):
+                raise
+            if _statement_timed_out(exc) or isinstance(exc, TimeoutError):
+                raise UpstreamTimeoutError(
+                    "metadata database did not answer in time", source=self.name
+                ) from exc
+            raise UpstreamError(
+                f"metadata database unavailable ({type(exc).__name__})", source=self.name
+            ) from exc
 
     async def check(self) -> None:
         """Return when the database answers ``SELECT 1``; raise ``UpstreamError`` if not.

@@ -332,4 +332,22 @@ class LineageEdge(MetaDBModel, table=True):
     retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
 
 
+class TrustedDocument(MetaDBModel, table=True):
+    """A GraphQL document clients may send by its sha256 (persisted queries).
+
+    Keyed by the hex sha256 of the exact document text, as Apollo's APQ and
+    persisted-query manifests compute it, so every replica resolves a hash the
+    same way. ``source`` says how it arrived: ``apq`` (a client registered it),
+    ``cli`` (``mlmeta documents register``).
+    """
+
+    __tablename__ = "trusted_documents"
+
+    sha256: str = Field(primary_key=True, sa_type=sa.String(64))
+    document: str = Field(sa_type=sa.Text())
+    source: str = Field(sa_type=sa.String(16))
+    registered_by: str | None = Field(default=None, sa_type=sa.String())
+    registered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+
+
 METADATA = MetaDBModel.metadata

@@ -14,7 +14,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sources.errors import InputError
 from sources.metadb.models import ModelCardStatus
+
+
+def group_name(name_or_arn: str) -> str:
+    """``churn-model`` from a group name or a model-package-group ARN."""
+    value = name_or_arn.strip()
+    if value.startswith("arn:"):
+        _, sep, name = value.partition(":model-package-group/")
+        if not sep or not name:
+            raise InputError(f"{value[:200]!r} is not a model package group ARN")
+        return name
+    if not value:
+        raise InputError("a model name must not be empty")
+    return value
 
 
 class ApprovalStatus(StrEnum):

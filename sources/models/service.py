@@ -2,30 +2,18 @@
 
 Every method is batch-shaped (one call per loader tick): the registry is asked
 once per batch, version facts are read from the metadb and fetched from the
-registry only the first time, and the catalog entities that claim models are
-indexed once per ``index_ttl`` seconds for everyone (principal-free).
+registry only the first time, and the catalog entities that claim models and
+datasets come from the shared ``ClaimsIndex``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from gateway.auth.principal import Principal, PrincipalKind
-from sources.catalog.annotations import (
-    DATASET_URI,
-    MODEL_PACKAGE_GROUP,
-    SPEC_TYPE_DATASET,
-    SPEC_TYPE_MODEL,
-    first_annotation,
-)
-from sources.catalog.model import CatalogSource, Entity, EntityFilter, EntityQuery
-from sources.catalog.refs import entity_ref_of, owner_of
-from sources.errors import InputError, UpstreamError
+from sources.catalog.claims import ClaimsIndex, EntityClaim
+from sources.errors import UpstreamError
 from sources.metadb.model_versions import ModelVersionStore
 from sources.models.model import (
     Approval,
@@ -36,55 +24,14 @@ from sources.models.model import (
     VersionDetail,
     VersionPage,
     VersionSummary,
+    group_name,
 )
 
 if TYPE_CHECKING:
     from sources.sagemaker.registry_source import SageMakerRegistry
 
-CATALOG_PRINCIPAL = Principal(subject="mlmeta", kind=PrincipalKind.SERVICE)
-MAX_INDEXED_ENTITIES = 1000
-INDEX_PAGE = 100
 EXECUTION_KEYS = ("mlmeta:execution-arn", "mlmeta:pipeline-execution-arn")
 TRAINING_JOB_KEY = "mlmeta:training-job-arn"
-
-
-def group_name(name_or_arn: str) -> str:
-    """``churn-model`` from a group name or a model-package-group ARN."""
-    value = name_or_arn.strip()
-    if value.startswith("arn:"):
-        _, sep, name = value.partition(":model-package-group/")
-        if not sep or not name:
-            raise InputError(f"{value[:200]!r} is not a model package group ARN")
-        return name
-    if not value:
-        raise InputError("a model name must not be empty")
-    return value
-
-
-@dataclass(frozen=True)
-class ModelEntity:
-    """The catalog entity that claims a model, and its owner."""
-
-    ref: str
-    owner: str | None
-    depends_on: tuple[str, ...] = ()
-    """Refs the entity depends on (its ``dependsOn`` relations): the pipeline training it."""
-
-
-@dataclass
-class CatalogClaims:
-    """The catalog entities that claim models (by group name) and datasets (by URI prefix)."""
-
-    models: dict[str, ModelEntity] = field(default_factory=dict)
-    datasets: dict[str, ModelEntity] = field(default_factory=dict)
-
-    def add(self, entity: Entity) -> None:
-        claim = ModelEntity(str(entity_ref_of(entity)), owner_of(entity), _depends_on(entity))
-        if (uri := first_annotation(entity, DATASET_URI)) is not None:
-            self.datasets.setdefault(uri, claim)
-        elif (claimed := first_annotation(entity, MODEL_PACKAGE_GROUP)) is not None:
-            with contextlib.suppress(InputError):  # an annotation naming no group claims nothing
-                self.models.setdefault(group_name(claimed), claim)
 
 
 class ModelService:
@@ -92,18 +39,11 @@ class ModelService:
         self,
         registry: SageMakerRegistry | None,
         versions: ModelVersionStore,
-        catalog: CatalogSource,
-        *,
-        index_ttl: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
+        claims: ClaimsIndex,
     ) -> None:
         self._registry = registry
         self._versions = versions
-        self._catalog = catalog
-        self._index_ttl = index_ttl
-        self._clock = clock
-        self._index: tuple[float, CatalogClaims] | None = None
-        self._index_lock = asyncio.Lock()
+        self._claims = claims
 
     @property
     def registry(self) -> SageMakerRegistry:
@@ -119,45 +59,18 @@ class ModelService:
         """Models by group name or ARN, in key order; None for an unknown one."""
         return await self.registry.describe_groups([group_name(k) for k in keys])
 
-    async def entities_of_models(self) -> dict[str, ModelEntity]:
+    async def entities_of_models(self) -> dict[str, EntityClaim]:
         """Group name -> the catalog entity that claims it (``ml-model`` with the annotation)."""
-        return (await self._claims()).models
+        return (await self._claims.claims()).models
 
     async def models_depending_on(self, refs: Sequence[str]) -> list[list[str]]:
         """For each entity ref (a pipeline's), the groups of the models that dependsOn it."""
-        models = (await self._claims()).models
+        models = (await self._claims.claims()).models
         return [sorted(g for g, e in models.items() if ref in e.depends_on) for ref in refs]
 
-    async def _claims(self) -> CatalogClaims:
-        now = self._clock()
-        if self._index is not None and self._index[0] > now:
-            return self._index[1]
-        async with self._index_lock:
-            if self._index is not None and self._index[0] > self._clock():
-                return self._index[1]
-            index = await self._read_index()
-            self._index = (self._clock() + self._index_ttl, index)
-            return index
-
-    async def _read_index(self) -> CatalogClaims:
-        index = CatalogClaims()
-        cursor: str | None = None
-        query_filter = EntityFilter(spec_types=(SPEC_TYPE_MODEL, SPEC_TYPE_DATASET))
-        for _ in range(MAX_INDEXED_ENTITIES // INDEX_PAGE):
-            page = await self._catalog.query_entities(
-                EntityQuery(filter=query_filter, limit=INDEX_PAGE, cursor=cursor),
-                CATALOG_PRINCIPAL,
-            )
-            for entity in page.items:
-                index.add(entity)
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-        return index
-
-    async def dataset_entities(self, uris: Sequence[str]) -> list[ModelEntity | None]:
+    async def dataset_entities(self, uris: Sequence[str]) -> list[EntityClaim | None]:
         """Per dataset URI, the entity whose ``mlmeta.io/dataset-uri`` is its longest prefix."""
-        datasets = (await self._claims()).datasets
+        datasets = (await self._claims.claims()).datasets
         prefixes = sorted(datasets.items(), key=lambda item: -len(item[0]))
         return [next((e for p, e in prefixes if uri.startswith(p)), None) for uri in uris]
 
@@ -244,13 +157,3 @@ def _is_run_arn(arn: str) -> bool:
     return (arn.startswith("arn:aws") and ":execution:" in arn) or (
         ":pipeline/" in arn and "/execution/" in arn
     )
-
-
-def _depends_on(entity: Entity) -> tuple[str, ...]:
-    refs = []
-    for relation in entity.get("relations") or []:
-        if isinstance(relation, dict) and relation.get("type") == "dependsOn":
-            target = relation.get("targetRef")
-            if isinstance(target, str):
-                refs.append(target.lower())
-    return tuple(refs)

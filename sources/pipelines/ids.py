@@ -42,3 +42,16 @@ def sfn_execution_state_machine(execution_arn: str) -> str:
 def sagemaker_execution_pipeline(execution_arn: str) -> str:
     """``...:pipeline/<name>/execution/<id>`` -> ``...:pipeline/<name>``."""
     return execution_arn.split("/execution/", 1)[0]
+
+
+def claim_key(pipeline_id: str) -> str:
+    """The key under which a catalog entity's claim on a pipeline is found, however the
+    pipeline is named: a SageMaker pipeline by its ARN or by its bare name (an annotation
+    may hold either; SageMaker's ARNs carry the name in lower case), a state machine or a
+    pushed pipeline by its id."""
+    if origin_of(pipeline_id) is Origin.SAGEMAKER:
+        name = pipeline_id.removeprefix(SAGEMAKER_NAME_PREFIX)
+        if _SAGEMAKER.match(name):
+            name = name.split(":pipeline/", 1)[1].split("/", 1)[0]
+        return SAGEMAKER_NAME_PREFIX + name.lower()
+    return pipeline_id

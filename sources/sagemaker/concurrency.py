@@ -7,6 +7,9 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
+from sources.errors import UpstreamError
+from sources.resilience.stale import serve_stale
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -40,6 +43,10 @@ class TtlCache(Generic[V]):
     their own, so a burst of requests after expiry costs one refresh. A failed
     load is not cached: the next caller tries again. Only for data that is the
     same for every principal.
+
+    When a refresh fails with an ``UpstreamError`` and the last value is at most
+    ``max_stale_seconds`` old, that value is returned instead and the operation
+    is told it got ``source``'s data stale (``sources.resilience.stale``).
     """
 
     def __init__(
@@ -47,10 +54,15 @@ class TtlCache(Generic[V]):
         load: Callable[[], Awaitable[V]],
         ttl_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        source: str = "sagemaker",
+        max_stale_seconds: float = 0.0,
     ) -> None:
         self._load = load
         self._ttl = ttl_seconds
         self._clock = clock
+        self._source = source
+        self._max_stale = max_stale_seconds
         self._value: tuple[float, V] | None = None
         self._loading: asyncio.Task[V] | None = None
 
@@ -61,7 +73,14 @@ class TtlCache(Generic[V]):
             self._loading = asyncio.create_task(self._refresh())
             self._loading.add_done_callback(_retrieve)
         # Shielded: a cancelled caller must not cancel the load the others wait for.
-        return await asyncio.shield(self._loading)
+        try:
+            return await asyncio.shield(self._loading)
+        except UpstreamError as error:
+            if self._value is None:
+                raise
+            expires, value = self._value
+            age = self._clock() - (expires - self._ttl)
+            return serve_stale(error, self._source, value, age, self._max_stale)
 
     def clear(self) -> None:
         """Forget the value; a load already running still finishes and is kept."""

@@ -18,6 +18,7 @@ from sources.errors import (
     UpstreamTimeoutError,
 )
 from sources.models.model import DeploymentInfo
+from sources.resilience.breaker import CircuitOpenError
 from sources.sagemaker.concurrency import gather_limited
 from sources.sagemaker.registry import (
     ModelFacts,
@@ -67,12 +68,12 @@ async def tags_of(call: Call, arn: str) -> dict[str, str]:
 
     Tags only add facts (environment, package), so a resource whose tags the
     upstream will not list (a fake without the API, a missing permission) is
-    still shown. Throttling and timeouts are not swallowed: they would turn
-    into facts missing for the whole cache period.
+    still shown. Throttling, timeouts and an open circuit are not swallowed:
+    they would turn into facts missing for the whole cache period.
     """
     try:
         pages = await all_pages(call, "list_tags", "Tags", ResourceArn=arn, MaxResults=100)
-    except (UpstreamThrottledError, UpstreamTimeoutError):
+    except (UpstreamThrottledError, UpstreamTimeoutError, CircuitOpenError):
         raise
     except (NotFoundError, UpstreamError) as exc:
         log.debug("no tags for %s: %s", arn, exc.message)

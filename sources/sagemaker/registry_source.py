@@ -82,16 +82,25 @@ class SageMakerRegistry:
         region: str = "us-east-1",
         *,
         cache_seconds: float = DEFAULT_CACHE_SECONDS,
+        max_stale_seconds: float = 0.0,
     ) -> None:
+        """``max_stale_seconds``: how old an index may be when it is served because
+        re-reading it failed (0: never served stale)."""
         self._client = client
         self._region = region
         self._batch_describe = True
         limit = MAX_CONCURRENT_DESCRIBES
         self._deployments: TtlCache[list[DeploymentInfo]] = TtlCache(
-            lambda: load_deployments(self._call, limit), cache_seconds
+            lambda: load_deployments(self._call, limit),
+            cache_seconds,
+            source=self.name,
+            max_stale_seconds=max_stale_seconds,
         )
         self._cards: TtlCache[dict[str, SageMakerCard]] = TtlCache(
-            lambda: load_card_index(self._call, limit), cache_seconds
+            lambda: load_card_index(self._call, limit),
+            cache_seconds,
+            source=self.name,
+            max_stale_seconds=max_stale_seconds,
         )
 
     # ---- models ----------------------------------------------------------------------------

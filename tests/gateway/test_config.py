@@ -57,6 +57,24 @@ def test_bad_values_name_the_setting(name: str, value: str) -> None:
         load_settings(environ={name: value})
 
 
+def test_annotation_keys_are_comma_separated_lists_that_replace_the_defaults() -> None:
+    environ = {"MLMETA_ANNOTATIONS_STEP_FUNCTIONS": " portal.example.com/sfn , mlmeta.io/x "}
+    settings = load_settings(environ=environ)
+    assert settings.annotations_step_functions == ("portal.example.com/sfn", "mlmeta.io/x")
+    assert "aws.amazon.com/step-functions-state-machine-arn" in (
+        load_settings(environ={}).annotations_step_functions
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("MLMETA_ANNOTATIONS_DATASET_URI", " , "), ("MLMETA_BACKSTAGE_BATCH_SIZE", "0")],
+)
+def test_an_empty_key_list_or_batch_is_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(environ={name: value})
+
+
 def test_unknown_key_in_config_file_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "mlmeta.toml"
     config.write_text("[mlmeta]\nprot = 9000\n")

@@ -84,7 +84,13 @@ def real_backstage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backsta
         def settled() -> bool | None:
             response = httpx.post(
                 f"{handle.catalog_url}/entities/by-refs",
-                json={"entityRefs": ["group:default/ml-platform", "group:default/fraud-team"]},
+                json={
+                    "entityRefs": [
+                        "group:default/ml-platform",
+                        "group:default/fraud-team",
+                        "group:models/ml-team-3",
+                    ]
+                },
                 headers=handle.auth_headers,
             )
             groups = response.json()["items"]
@@ -93,6 +99,7 @@ def real_backstage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backsta
                 ("parentOf", "group:default/fraud-team", 0),
                 ("ownerOf", "resource:default/churn-model", 1),
                 ("hasMember", "user:default/bob", 1),
+                ("ownerOf", "resource:models/model-000", 2),
             ]
             ok = all(
                 groups[i] is not None

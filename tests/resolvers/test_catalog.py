@@ -7,7 +7,7 @@ import pytest
 from resolvers.ids import encode_id
 from tests.conftest import codes, gql
 from tests.resolvers.conftest import CatalogUnderTest
-from tests.support.catalog_data import DATASET_COUNT, PIPELINE_ARN
+from tests.support.catalog_data import DATASET_COUNT, NAMESPACED_MODEL, PIPELINE_ARN
 
 PIPELINE = "component:default/churn-training-pipeline"
 
@@ -80,6 +80,40 @@ def test_unknown_ref_is_null(catalog: CatalogUnderTest) -> None:
     assert data["data"] == {"entity": None}
 
 
+NAMESPACED = """query ($ref: String!) { entity(ref: $ref) {
+    owner { ref title } system { ref }
+    ownedBy: relations(type: "ownedBy") { targetRef }
+    partOf: relations(type: "partOf") { targetRef } } }"""
+
+
+def test_relative_refs_in_a_namespaced_entity_mean_its_own_namespace(
+    catalog: CatalogUnderTest,
+) -> None:
+    entity = gql(catalog.client, NAMESPACED, {"ref": NAMESPACED_MODEL})["data"]["entity"]
+    # spec.owner is 'ml-team-3': the team in 'models', not the one of that name in 'default'
+    assert entity["owner"] == {"ref": "group:models/ml-team-3", "title": "ML team 3"}
+    assert entity["system"] == {"ref": "system:models/scoring"}
+
+
+def test_owner_and_system_are_the_refs_the_catalog_relates(catalog: CatalogUnderTest) -> None:
+    # Over the real Backstage the relations are Backstage's own: mlmeta must agree with them.
+    entity = gql(catalog.client, NAMESPACED, {"ref": NAMESPACED_MODEL})["data"]["entity"]
+    assert entity["ownedBy"] == [{"targetRef": entity["owner"]["ref"]}]
+    assert entity["partOf"] == [{"targetRef": entity["system"]["ref"]}]
+
+
+def test_a_ref_without_kind_is_an_input_error_that_suggests_one(
+    catalog: CatalogUnderTest,
+) -> None:
+    body = gql(
+        catalog.client, '{ entity(ref: "churn-training-pipeline") { ref } }', expect_errors=True
+    )
+    assert codes(body) == ["InputError"]
+    message = body["errors"][0]["message"]
+    assert "entity(ref:) implies no kind" in message
+    assert "'component:churn-training-pipeline'" in message
+
+
 def test_malformed_ref_is_an_input_error_and_the_rest_is_served(
     catalog: CatalogUnderTest,
 ) -> None:
@@ -100,9 +134,9 @@ def test_a_kind_nobody_special_cases_is_served(catalog: CatalogUnderTest) -> Non
     ("entity_filter", "expected_total"),
     [
         ({"kind": ["Component"]}, 1),
-        ({"kind": ["component", "system"]}, 2),
+        ({"kind": ["component", "system"]}, 3),
         ({"specType": ["dataset"]}, DATASET_COUNT),
-        ({"kind": ["Resource"], "specType": ["ml-model", "ml-pipeline"]}, 1),
+        ({"kind": ["Resource"], "specType": ["ml-model", "ml-pipeline"]}, 2),
         ({"specType": ["dataset"], "owner": "fraud-team"}, DATASET_COUNT // 2),
         ({"tag": "ml"}, 2),
         ({"text": "churn"}, 4),
@@ -167,7 +201,7 @@ def test_entity_facets_count_values(catalog: CatalogUnderTest) -> None:
     facets = gql(catalog.client, query)["data"]["entityFacets"]
     assert {"value": "dataset", "count": DATASET_COUNT} in facets
     assert {"value": "ml-pipeline", "count": 1} in facets
-    assert {"value": "ml-model", "count": 1} in facets
+    assert {"value": "ml-model", "count": 2} in facets
 
 
 def test_node_round_trips_a_global_id(catalog: CatalogUnderTest) -> None:

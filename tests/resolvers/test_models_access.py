@@ -1,4 +1,4 @@
-"""Reading a model follows the caller's access to the catalog entity that claims it.
+"""Reading a model or a pipeline follows the caller's access to the entity that claims it.
 
 The gateway runs over a Backstage-shaped catalog holding the demo catalog,
 whose permission policy keeps some entities from some users' tokens (the
@@ -163,6 +163,32 @@ def test_a_model_no_entity_claims_is_readable_by_any_authenticated_caller(
     assert model["name"] == unclaimed
     assert model["entity"] is None
     assert [e["node"]["version"] for e in model["versions"]["edges"]] == ["1"]
+
+
+PIPELINE_ENTITY = "component:default/churn-training-pipeline"
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:churn-training-pipeline"
+PIPELINE_READS = {
+    "arn": ("query ($arn: String!) { found: pipeline(ref: $arn) { name } }", {"arn": MACHINE}),
+    "node": (NODE, {"id": encode_id("Pipeline", MACHINE)}),
+}
+
+
+@pytest.mark.parametrize("read", ["arn", "node"])
+def test_a_pipeline_claimed_by_an_entity_the_user_cannot_see_is_null(
+    gateway: Gateway, read: str
+) -> None:
+    carol = gateway.as_user("carol", "fraud-team", hidden={PIPELINE_ENTITY})
+    query, variables = PIPELINE_READS[read]
+    assert gateway.read(query, carol, **variables)["found"] is None
+
+
+@pytest.mark.parametrize("read", ["arn", "node"])
+def test_a_pipeline_claimed_by_an_entity_the_user_can_see_is_served(
+    gateway: Gateway, read: str
+) -> None:
+    alice = gateway.as_user("alice", "ml-platform")
+    query, variables = PIPELINE_READS[read]
+    assert gateway.read(query, alice, **variables)["found"] is not None
 
 
 LINEAGE = """query ($of: ID!) { lineage(of: $of, direction: DOWNSTREAM, depth: 4) {

@@ -14,7 +14,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.demo import DemoSummary, write_catalog
 from resolvers.ids import encode_id
-from tests.conftest import codes, gql
+from tests.conftest import WRITER_TOKEN, codes, gql
 from tests.support.aws_calls import CountingClient
 
 PIPELINE = "component:default/churn-training-pipeline"
@@ -217,6 +217,102 @@ def test_an_unknown_state_machine_is_null(demo: DemoGateway) -> None:
     arn = MACHINE.replace("churn-training-pipeline", "no-such-machine")
     query = "query ($ref: String!) { pipeline(ref: $ref) { name } }"
     assert gql(demo.client, query, {"ref": arn})["data"] == {"pipeline": None}
+
+
+# --- from a pipeline back to the catalog entity that claims it --------------------------
+
+ENTITY_OF = "query ($ref: String!) { pipeline(ref: $ref) { name entity { ref } } }"
+FRAUD_ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/fraud-detector-training"
+
+
+def test_a_pipeline_reached_by_its_arn_links_back_to_its_entity(demo: DemoGateway) -> None:
+    pipeline = gql(demo.client, ENTITY_OF, {"ref": MACHINE})["data"]["pipeline"]
+    assert pipeline["entity"] == {"ref": PIPELINE}
+
+
+def test_a_sagemaker_pipeline_reached_by_its_arn_links_back_to_its_entity(
+    demo: DemoGateway,
+) -> None:
+    pipeline = gql(demo.client, ENTITY_OF, {"ref": FRAUD_ARN})["data"]["pipeline"]
+    assert pipeline["entity"] == {"ref": "component:default/fraud-detector-training"}
+
+
+def test_a_pipeline_reached_by_node_id_or_from_a_run_links_back_to_its_entity(
+    demo: DemoGateway,
+) -> None:
+    query = """query ($id: ID!, $run: String!) {
+      node(id: $id) { ... on Pipeline { entity { ref } } }
+      execution(ref: $run) { pipeline { entity { ref } } } }"""
+    run = MACHINE.replace(":stateMachine:", ":execution:") + ":baseline-xgb"
+    data = gql(demo.client, query, {"id": encode_id("Pipeline", MACHINE), "run": run})["data"]
+    assert data["node"] == {"entity": {"ref": PIPELINE}}
+    assert data["execution"] == {"pipeline": {"entity": {"ref": PIPELINE}}}
+
+
+RECORD = """mutation ($input: RecordRunInput!) { recordRun(input: $input) { id } }"""
+
+
+def push_run(demo: DemoGateway, pipeline: str) -> None:
+    run = {"pipeline": pipeline, "runId": "r-1", "status": "RUNNING"}
+    run["startedAt"] = "2026-11-23T10:00:00Z"
+    gql(demo.client, RECORD, {"input": run}, {"Authorization": f"Bearer {WRITER_TOKEN}"})
+
+
+def test_a_bare_name_is_first_the_catalog_component_that_links_a_pipeline(
+    demo: DemoGateway,
+) -> None:
+    push_run(demo, "churn-training-pipeline")  # a pushed pipeline of the same name loses
+    query = '{ pipeline(ref: "churn-training-pipeline") { orchestrator arn } }'
+    pipeline = gql(demo.client, query)["data"]["pipeline"]
+    assert pipeline == {"orchestrator": "STEP_FUNCTIONS", "arn": MACHINE}
+
+
+def test_a_bare_name_no_catalog_component_links_is_a_pushed_pipeline(demo: DemoGateway) -> None:
+    push_run(demo, "airflow-churn-etl")
+    query = '{ pipeline(ref: "airflow-churn-etl") { name orchestrator } }'
+    pipeline = gql(demo.client, query)["data"]["pipeline"]
+    assert pipeline == {"name": "airflow-churn-etl", "orchestrator": "EXTERNAL"}
+
+
+def test_a_ref_naming_its_kind_is_looked_up_in_the_catalog_only(demo: DemoGateway) -> None:
+    push_run(demo, "airflow-churn-etl")
+    query = '{ pipeline(ref: "component:airflow-churn-etl") { name } }'
+    assert gql(demo.client, query)["data"] == {"pipeline": None}
+
+
+def test_an_arn_of_another_service_is_an_input_error(demo: DemoGateway) -> None:
+    query = '{ pipeline(ref: "arn:aws:lambda:us-east-1:123456789012:function:f") { name } }'
+    body = gql(demo.client, query, expect_errors=True)
+    assert codes(body) == ["InputError"]
+
+
+def test_a_custom_annotation_key_links_an_entity_to_its_state_machine(
+    settings: Settings, tmp_path: Path, demo_aws: DemoSummary
+) -> None:
+    folder = tmp_path / "portal-catalog"
+    folder.mkdir()
+    (folder / "catalog-info.yaml").write_text(CUSTOM_ANNOTATED)
+    custom = settings.replace(
+        catalog_folder=str(folder), annotations_step_functions=("portal.example.com/sfn",)
+    )
+    with TestClient(create_app(custom)) as client:
+        query = """query ($arn: String!) {
+          entity(ref: "component:churn-pipeline") { pipeline { arn } }
+          pipeline(ref: $arn) { entity { ref } } }"""
+        data = gql(client, query, {"arn": MACHINE})["data"]
+    assert data["entity"] == {"pipeline": {"arn": MACHINE}}
+    assert data["pipeline"] == {"entity": {"ref": "component:default/churn-pipeline"}}
+
+
+CUSTOM_ANNOTATED = f"""\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: churn-pipeline
+  annotations:
+    portal.example.com/sfn: {MACHINE}
+spec: {{type: ml-pipeline, lifecycle: production, owner: ml-platform}}
+"""
 
 
 def test_final_metrics_of_the_training_job_a_run_ran_are_imported_once(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from gateway.auth.principal import Principal, PrincipalKind
-from sources.catalog.backstage import BackstageCatalog
+from sources.catalog.backstage import BY_REFS_BATCH, BackstageCatalog
 from sources.catalog.model import EntityFilter, EntityPage, EntityQuery
 from sources.errors import (
     AuthenticationError,
@@ -175,15 +176,37 @@ async def test_duplicate_refs_are_sent_once_and_answered_in_every_slot(catalog, 
     assert fake.requests[0].body == {"entityRefs": ["component:default/churn-model"]}
 
 
-async def test_450_refs_take_three_by_refs_calls_of_at_most_200(catalog, fake):
-    refs = [f"component:default/missing-{i}" for i in range(449)] + ["group:default/data-eng"]
+@pytest.mark.parametrize(("batch_size", "calls"), [(None, 2), (200, 5), (300, 4), (1000, 1)])
+async def test_1000_refs_take_one_by_refs_call_per_batch(served, fake, http, batch_size, calls):
+    sized = {} if batch_size is None else {"batch_size": batch_size}
+    catalog = BackstageCatalog(served[1], http, service_token=SERVICE_TOKEN, **sized)
+    refs = [f"component:default/missing-{i}" for i in range(999)] + ["group:default/data-eng"]
 
     result = await catalog.entities_by_refs(refs, ALICE)
 
+    assert fake.calls["by-refs"] == calls == math.ceil(1000 / (batch_size or BY_REFS_BATCH))
+    assert sum(len(r.body["entityRefs"]) for r in fake.requests) == 1000
+    assert result[:999] == [None] * 999
+    assert result[999]["metadata"]["name"] == "data-eng"
+
+
+async def test_the_default_batch_of_the_longest_refs_fits_backstages_body_limit(catalog, fake):
+    longest = [f"{'k' * 63}:{'n' * 63}/{'m' * 59}{i:04d}" for i in range(BY_REFS_BATCH)]
+
+    result = await catalog.entities_by_refs(longest, ALICE)
+
+    assert fake.calls["by-refs"] == 1
+    assert result == [None] * BY_REFS_BATCH
+
+
+async def test_a_large_batch_size_still_splits_bodies_backstage_would_refuse(served, fake, http):
+    catalog = BackstageCatalog(served[1], http, service_token=SERVICE_TOKEN, batch_size=5000)
+    longest = [f"{'k' * 63}:{'n' * 63}/{'m' * 59}{i:04d}" for i in range(1200)]
+
+    result = await catalog.entities_by_refs(longest, ALICE)
+
+    assert result == [None] * 1200  # one call with all of them would be a 400
     assert fake.calls["by-refs"] == 3
-    assert sorted(len(r.body["entityRefs"]) for r in fake.requests) == [50, 200, 200]
-    assert result[:449] == [None] * 449
-    assert result[449]["metadata"]["name"] == "data-eng"
 
 
 # --- whose token ----------------------------------------------------------------------

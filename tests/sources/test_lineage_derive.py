@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from gateway.demo import DemoSummary
 from sources.aws import AwsSettings, open_client
+from sources.catalog.claims import ClaimsIndex
 from sources.catalog.folder import FolderCatalog
 from sources.lineage.derive import AwsLineage, DeriveReport
 from sources.lineage.model import Direction, Edge
@@ -89,7 +90,9 @@ async def world(
         sm = CountingClient(await open_client(stack, "sagemaker", settings))
         # No deployment cache: an endpoint switch shows at the next refresh.
         registry = SageMakerRegistry(sm, REGION, cache_seconds=0)
-        models = ModelService(registry, ModelVersionStore(db), FolderCatalog(catalog_folder))
+        models = ModelService(
+            registry, ModelVersionStore(db), ClaimsIndex(FolderCatalog(catalog_folder))
+        )
         lineage, clock, pipelines = LineageStore(db), Clock(), PipelineStore(db)
         derive = AwsLineage(
             models,

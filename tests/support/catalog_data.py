@@ -1,7 +1,9 @@
 """One catalog, served by every catalog source in the behaviour tests.
 
 Groups, users, a system, ML components and resources, enough datasets for
-several pages, mixed-case refs in specs, and a kind nobody special-cases.
+several pages, mixed-case refs in specs, a kind nobody special-cases, and a
+namespace of its own (``models``) whose entities write relative refs: they
+mean the ``models`` namespace, although ``default`` has a group of the same name.
 """
 
 from __future__ import annotations
@@ -11,16 +13,40 @@ from typing import Any
 import yaml
 
 DATASET_COUNT = 120
+NAMESPACED_MODEL = "resource:models/model-000"
 PIPELINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:churn-training-pipeline"
 
 
-def _entity(kind: str, name: str, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+def _entity(
+    kind: str, name: str, spec: dict[str, Any], namespace: str = "default", **metadata: Any
+) -> dict[str, Any]:
     return {
         "apiVersion": "backstage.io/v1alpha1",
         "kind": kind,
-        "metadata": {"name": name, "namespace": "default", **metadata},
+        "metadata": {"name": name, "namespace": namespace, **metadata},
         "spec": spec,
     }
+
+
+def namespaced_entities() -> list[dict[str, Any]]:
+    """A team's namespace: its entities say ``owner: ml-team-3``, meaning ``group:models/...``."""
+    team = {"type": "team", "children": []}
+    return [
+        _entity("Group", "ml-team-3", team, namespace="models", title="ML team 3"),
+        _entity("Group", "ml-team-3", team, title="Another ML team 3, in default"),
+        _entity("System", "scoring", {"owner": "ml-team-3"}, namespace="models"),
+        _entity(
+            "Resource",
+            "model-000",
+            {
+                "type": "ml-model",
+                "owner": "ml-team-3",
+                "system": "scoring",
+                "dependsOn": ["resource:default/dataset-000"],
+            },
+            namespace="models",
+        ),
+    ]
 
 
 def catalog_entities() -> list[dict[str, Any]]:
@@ -76,7 +102,7 @@ def catalog_entities() -> list[dict[str, Any]]:
         )
         for i in range(DATASET_COUNT)
     ]
-    return entities
+    return entities + namespaced_entities()
 
 
 def unknown_kind_entity(kind: str = "MLExperiment") -> dict[str, Any]:

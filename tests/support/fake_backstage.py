@@ -6,6 +6,8 @@ that mlmeta uses, with the behaviour seen on the real one:
 - ``POST /api/catalog/entities/by-refs``: body ``{entityRefs, fields?}``; only
   canonical refs (``kind:namespace/name``, lower case) are found, anything
   else is ``null``; ``?fields=`` in the URL is a 400 (send it in the body).
+  Any number of refs is taken, but a body over 100 kB (express.json()'s
+  default limit) is a 400 "request entity too large", as on the real one.
 - ``GET /api/catalog/entities/by-query``: ``filter`` (comma = AND, repeated
   param = OR, a key repeated inside one filter = OR of its values; keys and
   values case-insensitive, ``relations.<type>`` and array fields included),
@@ -54,6 +56,7 @@ from sources.catalog.relations import compute_relations
 
 Entity = dict[str, Any]
 DEFAULT_LIMIT = 200
+MAX_BODY_BYTES = 102_400
 # (missing, lower-cased value, uid): where an entity sits in an ordering.
 SortKey = tuple[bool, str, str]
 
@@ -172,6 +175,9 @@ class FakeBackstage:
     async def _guard(self, request: Request, endpoint: str) -> Any:
         """Log and count the request, then apply delay, auth and failure; the parsed body."""
         raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            self.calls[endpoint] += 1
+            raise _Reject(400, "InputError", "request entity too large")
         try:
             body = json.loads(raw) if raw else None
         except ValueError:

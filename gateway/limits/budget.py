@@ -1,0 +1,161 @@
+"""Per-principal budgets: token buckets charged by each operation's cost.
+
+A bucket holds up to ``burst`` points and refills at ``per_second``; an operation
+is let through when the bucket holds at least its cost, which is then taken.
+In one process the buckets are a dict; with several replicas they live in Redis
+and one Lua script reads, refills and charges a bucket atomically, so replicas
+share one budget per principal.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from sources.resilience.breaker import CircuitBreaker, CircuitOpenError
+
+log = logging.getLogger("mlmeta.budget")
+
+Clock = Callable[[], float]
+
+# Anonymous callers are keyed by address: bound the dict an address scan could grow.
+_MAX_IN_PROCESS_KEYS = 10_000
+
+
+@dataclass(frozen=True)
+class Rate:
+    per_second: float
+    burst: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    remaining: float
+    """Points left in the bucket after this operation (or before it, when refused)."""
+    retry_after: int = 0
+    """Whole seconds until the bucket holds the cost asked (0 when allowed)."""
+
+
+def _retry_after(missing: float, rate: Rate) -> int:
+    return max(1, math.ceil(missing / rate.per_second)) if missing > 0 else 0
+
+
+class Buckets(Protocol):
+    async def charge(self, key: str, cost: float, rate: Rate) -> Decision: ...
+
+
+class InProcessBuckets:
+    """Buckets of one replica. ``clock`` is injectable so tests refill without sleeping."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (points, at)
+
+    async def charge(self, key: str, cost: float, rate: Rate) -> Decision:
+        now = self.clock()
+        points, at = self._buckets.get(key, (rate.burst, now))
+        points = min(rate.burst, points + max(0.0, now - at) * rate.per_second)
+        if points < cost:
+            self._buckets[key] = (points, now)
+            return Decision(False, points, _retry_after(cost - points, rate))
+        self._buckets[key] = (points - cost, now)
+        if len(self._buckets) > _MAX_IN_PROCESS_KEYS:
+            self._forget_full(now, rate)
+        return Decision(True, points - cost)
+
+    def _forget_full(self, now: float, rate: Rate) -> None:
+        # A bucket that has refilled to its burst is the same as no bucket at all.
+        full_after = rate.burst / rate.per_second
+        for key, (_, at) in list(self._buckets.items()):
+            if now - at >= full_after:
+                del self._buckets[key]
+
+
+# KEYS[1]: the bucket; ARGV: burst, per_second, cost, now ('' = the server's clock).
+_CHARGE = """
+local burst, rate, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local state = redis.call('HMGET', KEYS[1], 'points', 'at')
+local points = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+points = math.min(burst, points + math.max(0, now - at) * rate)
+local allowed = 0
+if points >= cost then
+  points = points - cost
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'points', tostring(points), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, tostring(points)}
+"""
+
+
+class RedisBuckets:
+    """Buckets shared by every replica using the same Redis."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        clock: Clock | None = None,
+        prefix: str = "mlmeta:budget:",
+        breaker: CircuitBreaker | None = None,
+    ):
+        self.redis = redis
+        # Redis's circuit: while it is open, charges go to the fallback at once
+        # instead of each waiting for a connection that will not come.
+        self.breaker = breaker or CircuitBreaker("redis", failure_threshold=0)
+        self.clock = clock  # None: Redis's own clock, the same for every replica
+        self.prefix = prefix
+        self._script = redis.register_script(_CHARGE)
+        # While Redis is unreachable each replica keeps its own buckets: budgets stay
+        # enforced (per replica) and queries are not failed for want of a counter.
+        self._fallback = InProcessBuckets(clock or time.monotonic)
+
+    async def charge(self, key: str, cost: float, rate: Rate) -> Decision:
+        now = "" if self.clock is None else repr(self.clock())
+        try:
+            async with self.breaker.guard(_redis_failure):
+                allowed, points = await self._script(
+                    keys=[self.prefix + key], args=[rate.burst, rate.per_second, cost, now]
+                )
+        except CircuitOpenError:
+            return await self._fallback.charge(key, cost, rate)  # logged when it opened
+        except (RedisError, OSError) as exc:
+            log.warning("budget counter unavailable, counting in-process: %s", exc)
+            return await self._fallback.charge(key, cost, rate)
+        remaining = float(points)
+        if allowed:
+            return Decision(True, remaining)
+        return Decision(False, remaining, _retry_after(cost - remaining, rate))
+
+
+def _redis_failure(exc: BaseException) -> bool:
+    return isinstance(exc, (RedisError, OSError))
+
+
+@asynccontextmanager
+async def open_buckets(
+    redis_url: str, clock: Clock | None = None, breaker: CircuitBreaker | None = None
+) -> AsyncIterator[Buckets]:
+    """Redis buckets when a URL is given, in-process ones otherwise; closed on exit."""
+    if not redis_url:
+        yield InProcessBuckets(clock or time.monotonic)
+        return
+    redis = Redis.from_url(redis_url)
+    try:
+        yield RedisBuckets(redis, clock, breaker=breaker)
+    finally:
+        await redis.aclose()
