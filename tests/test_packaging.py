@@ -194,3 +194,58 @@ def test_the_images_install_commands_give_a_working_runtime_set(tmp_path: Path) 
     # The runtime set only: no demo AWS fake, no test or lint tools.
     assert not names & {"moto", "pytest", "mypy", "ruff", "uv"}
     assert f"strawberry-graphql=={_locked_version('strawberry-graphql')}" in installed
+
+
+# --- ./run ----------------------------------------------------------------------------------
+
+
+def _run(checkout: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+    }
+    return subprocess.run(
+        ["bash", str(checkout / "run"), *args],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_run_installs_once_and_then_starts_without_reinstalling(tmp_path: Path) -> None:
+    """A second start with nothing changed touches nothing in .venv, and the dev tools
+    of an earlier `./run test` survive a plain `./run`."""
+    checkout = tmp_path / "clone"
+    checkout.mkdir()
+    for name in ("run", "pyproject.toml", "uv.lock", "README.md"):
+        shutil.copy(ROOT / name, checkout / name)
+    for package in ("gateway", "resolvers", "sources"):
+        shutil.copytree(
+            ROOT / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    # The uv that ./run would install from PyPI; uv's own cache serves the packages.
+    (checkout / ".tools").symlink_to(ROOT / ".tools")
+
+    first = _run(checkout, "version")
+    assert first.returncode == 0, first.stderr
+    venv = checkout / ".venv"
+    marks = {
+        p: p.stat().st_mtime_ns
+        for p in (venv / "pyvenv.cfg", next(venv.glob("lib/python3.*/site-packages/strawberry")))
+    }
+
+    second = _run(checkout, "version")
+
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.startswith("mlmeta ")
+    assert {p: p.stat().st_mtime_ns for p in marks} == marks, "the second start reinstalled"
+    assert second.stderr.strip() == ""
+
+
+def test_a_stale_lock_stops_run_with_the_command_that_fixes_it() -> None:
+    run = (ROOT / "run").read_text()
+    assert "uv.lock does not match pyproject.toml" in run
+    assert "Run ./run lock" in run
