@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from gateway.config import Settings, load_settings
+from gateway.graphiql import graphiql
 from gateway.http import BodySizeLimit, healthz, readyz, sdl
 from gateway.ingest import metrics_endpoint
 from gateway.lineage_http import lineage_endpoint
@@ -22,15 +23,21 @@ from gateway.realtime import stepfunctions_events_endpoint
 from gateway.resources import open_resources
 from gateway.response_limit import ResponseSizeLimit
 from gateway.schema import build_schema
+from gateway.startup import announce_start
 from gateway.view import GatewayGraphQL
 
 log = logging.getLogger("mlmeta")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the app; its clients are opened by the lifespan, once per process."""
+def create_app(settings: Settings | None = None, *, announce: bool = True) -> Starlette:
+    """Build the app; its clients are opened by the lifespan, once per process.
+
+    ``announce``: log at start whether each source is ready (off for an app that
+    only seeds data and serves nobody).
+    """
     settings = settings or load_settings()
     schema = build_schema(settings)
+    ide = graphiql(settings) if settings.graphiql else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -38,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             graphql = GatewayGraphQL(
                 resources,
                 schema=schema,
-                graphql_ide="graphiql" if settings.graphiql else None,
+                graphiql_page=ide.page if ide else None,
                 multipart_uploads_enabled=False,
             )
             app.state.resources = resources
@@ -47,7 +54,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # the process: keep it out of the cyclic GC, whose full collections would
             # otherwise walk it all while the event loop waits.
             gc.freeze()
-            log.info("mlmeta ready: GraphQL at /graphql")
+            if announce:
+                await announce_start(resources, settings)
             yield
 
     async def stepfunctions_events(request: Request) -> Response:
@@ -69,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "/api/v1/executions/{execution:path}/metrics", metrics_endpoint, methods=["POST"]
             ),
             Route("/api/v1/lineage", lineage_endpoint, methods=["POST"]),
+            *([ide.route] if ide else []),
         ],
         middleware=[Middleware(BodySizeLimit, limit=settings.max_body_bytes)],
         lifespan=lifespan,

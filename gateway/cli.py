@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import socket
 import sys
+import time
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
@@ -190,23 +192,50 @@ def _port_in_use(host: str, port: int) -> str | None:
 
 
 def _start_demo(settings: Settings) -> MotoHandle:
-    """Start the local AWS fake, write the catalog, seed, and point the gateway at them."""
-    from gateway.demo import seed_aws, start_moto, write_catalog
-    from gateway.demo.live import keep_starting_live_runs
+    """Start the local AWS fake, write the catalog, seed, and point the gateway at them.
 
+    Every start is the same demo: the previous start's files are removed first,
+    and the history is dated on the demo's fixed timeline (``gateway/demo/timeline``).
+    """
+    from gateway.demo import seed_aws, start_moto, write_catalog
+    from gateway.demo.backdate import backdate
+    from gateway.demo.fresh import clear_previous_demo
+    from gateway.demo.live import Heartbeat, keep_one_run_live
+
+    started = time.monotonic()
+    removed = clear_previous_demo(settings)
+    if removed:
+        log.info("demo: removed the previous start's %d files, seeding afresh", len(removed))
+    token = settings.demo_token or secrets.token_urlsafe(24)
     moto = start_moto()
     os.environ["MLMETA_AWS_ENDPOINT_URL"] = moto.endpoint_url
     os.environ["MLMETA_ALLOW_ANONYMOUS"] = "true"
     os.environ["MLMETA_DEMO"] = "true"
+    os.environ["MLMETA_DEMO_TOKEN"] = token
+    configured = os.environ.get("MLMETA_SERVICE_TOKENS", "").strip(", ")
+    demo_entry = f"demo:token:{token}:write"
+    os.environ["MLMETA_SERVICE_TOKENS"] = ",".join(filter(None, [configured, demo_entry]))
     count = write_catalog(Path(settings.catalog_folder), region=settings.aws_region)
     summary = asyncio.run(seed_aws(moto.endpoint_url, settings.aws_region))
+    moved = backdate(settings.aws_region)
     log.info("demo: %d catalog entities in %s", count, settings.catalog_folder)
-    log.info("demo: AWS (moto) at %s: %s", moto.endpoint_url, summary)
+    log.info("demo: AWS (moto) at %s: %s; %d objects dated", moto.endpoint_url, summary, moved)
     points = asyncio.run(
         _seed_metadb(settings.replace(aws_endpoint_url=moto.endpoint_url), summary)
     )
     log.info("demo: %d metric points logged for the demo runs", points)
-    keep_starting_live_runs(moto.endpoint_url, settings.aws_region)
+    # The heartbeat posts metrics to this process's own server.
+    wildcard = settings.host in ("0.0.0.0", "::", "")  # noqa: S104 - compared, not bound
+    host = "127.0.0.1" if wildcard else settings.host
+    beat = Heartbeat(
+        moto.endpoint_url,
+        settings.aws_region,
+        f"http://{host}:{settings.port}",
+        token,
+        settings.demo_step_seconds,
+    )
+    keep_one_run_live(beat)
+    log.info("demo: seeded in %.1f s; a staging run is always live", time.monotonic() - started)
     return moto
 
 
@@ -225,7 +254,7 @@ async def _seed_metadb(settings: Settings, summary: DemoSummary) -> int:
     from sources.metadb.cards import CardStore
 
     seeding, token = with_seed_token(settings)
-    app = create_app(seeding)
+    app = create_app(seeding, announce=False)
     async with app.router.lifespan_context(app):
         resources: Resources = app.state.resources
         points = await seed_metrics(summary, resources.pipelines, resources.metrics)

@@ -138,9 +138,9 @@ class Settings:
     max_page_size: int = 100
     max_selections: int = 300
     max_expanded_selections: int = 2000
-    max_cost: int = 20000
+    max_cost: int = 50_000
     budget_per_second: float = 1000.0
-    budget_burst: int = 50_000
+    budget_burst: int = 200_000
     service_token_budgets: tuple[TokenBudget, ...] = ()
     graphiql: bool = True
     trusted_documents: str = "off"
@@ -162,6 +162,8 @@ class Settings:
     max_staleness_seconds: float = 300.0
 
     demo: bool = False
+    demo_token: str = ""
+    demo_step_seconds: int = 3
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -320,6 +322,10 @@ SETTINGS_DOC: dict[str, str] = {
     "max_staleness_seconds": "Oldest catalog entities, catalog claims and SageMaker indexes "
     "served (marked in `extensions.stale`) when re-reading them fails (0: never stale).",
     "demo": "Start a local moto server, write the demo catalog and seed demo data.",
+    "demo_token": "The demo's write-scoped service token (empty: a new one each start, "
+    "printed in the log).",
+    "demo_step_seconds": "Seconds between the steps of the demo's live run (its training "
+    "takes 4 times as long).",
 }
 
 

@@ -18,10 +18,9 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from gateway.config import Settings
 from gateway.lineage_bundle import (
@@ -34,11 +33,12 @@ from gateway.lineage_bundle import (
     to_dot,
     verify,
 )
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from sources.errors import InputError
 
-T = TypeVar("T")
 DEFAULT_URL = "http://127.0.0.1:8000"
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Zz]?")
+"""A calendar date, alone or with ``Z``: ``--as-of`` takes it as 00:00 UTC that day."""
 TIMEOUT_SECONDS = 60.0
 QUERY = """query Export($of: ID!, $direction: LineageDirection!, $depth: Int!,
   $asOf: DateTime!, $nodeBudget: Int!) {
@@ -49,14 +49,6 @@ QUERY = """query Export($of: ID!, $direction: LineageDirection!, $depth: Int!,
       ... on ModelVersion { version versionStatus: status
         approval { status description decidedAt decidedBy } } }
     openLineage } }"""
-_ARN = r"^arn:aws[a-z-]*:{}:[a-z0-9-]+:\d{{12}}:{}"
-_ARN_TYPES = (
-    (re.compile(_ARN.format("sagemaker", "model-package/")), "ModelVersion"),
-    (re.compile(_ARN.format("states", "execution:")), "PipelineExecution"),
-    (re.compile(_ARN.format("sagemaker", "pipeline/[^/]+/execution/")), "PipelineExecution"),
-    (re.compile(_ARN.format("sagemaker", "endpoint/")), "Deployment"),
-)
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,7 +62,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     export.add_argument("--direction", choices=["UPSTREAM", "DOWNSTREAM", "BOTH"], default="BOTH")
     export.add_argument("--depth", type=int, default=3, help="hops to follow (default 3)")
-    export.add_argument("--as-of", help="ISO-8601 instant with an offset (default: now)")
+    export.add_argument(
+        "--as-of",
+        help="an instant with an offset (2026-11-20T12:00:00Z) or a date (2026-11-20, "
+        "2026-11-20Z: 00:00 UTC); default: now",
+    )
     export.add_argument("--node-budget", type=int, default=1_000, help="default 1000")
     export.add_argument("--format", required=True, choices=["json", "openlineage", "dot"])
     export.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
@@ -94,7 +90,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     of = global_id_of(args.of)
-    as_of = _as_of(args.as_of)
+    as_of = as_of_instant(args.as_of)
     url = (args.url or os.environ.get("MLMETA_URL") or DEFAULT_URL).rstrip("/")
     token = args.token or os.environ.get("MLMETA_TOKEN")
     query = {
@@ -139,44 +135,35 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def global_id_of(value: str) -> str:
-    """The global id for ``--of``: an id, a ``Type:key``, an ARN or a URI (by its shape)."""
-    from sources.lineage.model import NodeType, split_key
+    """The global id for ``--of``, which takes what ``lineage(of:)`` takes
+    (``resolvers.lineage_forms``)."""
+    from resolvers.lineage_forms import lineage_key_of  # imports SQLModel: only when needed
 
-    prefix = value.partition(":")[0]
-    if prefix in {t.value for t in NodeType}:
-        node_type, natural = _checked(split_key, value)
-        return encode_id(str(node_type), natural)
-    for pattern, type_name in _ARN_TYPES:
-        if pattern.match(value):
-            return encode_id(type_name, value)
-    if value.startswith("arn:"):
-        raise CliError(
-            f"--of {value[:80]!r}: not a model package, execution or endpoint ARN; "
-            "pass a lineage key such as 'Deployment:<arn>'"
-        )
-    if _URI.match(value):
-        return encode_id("Dataset", value)
-    type_name, natural = _checked(decode_id, value)
-    _checked(split_key, f"{type_name}:{natural}")
-    return value
-
-
-def _checked(check: Callable[[str], T], value: str) -> T:
     try:
-        return check(value)
+        key = lineage_key_of(value)
     except InputError as exc:
         raise CliError(f"--of: {exc.message}") from None
+    type_name, _, natural = key.partition(":")
+    return encode_id(type_name, natural)
 
 
-def _as_of(value: str | None) -> str:
+def as_of_instant(value: str | None) -> str:
+    """``--as-of`` as UTC ``...mmmZ``: an instant with an offset (``Z`` or ``+02:00``), or a
+    date, with or without ``Z``, meaning 00:00 UTC that day; now when not given."""
     if value is None:
         return format_instant(datetime.now(UTC))
+    text = value.strip()
+    if _DATE.fullmatch(text):
+        text = text.removesuffix("Z").removesuffix("z") + "T00:00:00+00:00"
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise CliError(f"--as-of {value!r} is not an ISO-8601 instant") from None
+        raise CliError(
+            f"--as-of {value!r} is not a date or an ISO-8601 instant, e.g. 2026-11-20, "
+            "2026-11-20Z or 2026-11-20T12:00:00Z"
+        ) from None
     if parsed.tzinfo is None:
-        raise CliError(f"--as-of {value!r} needs an offset, e.g. {value}Z")
+        raise CliError(f"--as-of {value!r} needs an offset, e.g. {text}Z")
     return format_instant(parsed)
 
 

@@ -21,6 +21,7 @@ from gateway.extensions.validation import GuardedValidationCache
 from gateway.limits.budget import Rate
 from gateway.limits.weights import annotate_costs
 from gateway.partial_results import ReportingExecutor
+from gateway.upstreams import annotate_sources
 from resolvers.cards_write import CardMutation
 from resolvers.catalog import CatalogQuery
 from resolvers.lineage import LineageMutation, LineageQuery
@@ -105,6 +106,7 @@ def build_schema(settings: Settings, query: type = Query) -> strawberry.Schema:
         scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
         execution_context_class=ReportingExecutor,
     )
+    annotate_sources(built._schema)
     annotate_costs(built._schema)
     return built
 

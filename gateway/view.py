@@ -27,6 +27,7 @@ from strawberry.types.unset import UnsetType
 
 from gateway.auth.principal import Principal
 from gateway.context import Context
+from gateway.graphiql.page import GraphiQLPage
 from gateway.graphql_http import (
     GRAPHQL_RESPONSE_JSON,
     error_body_response,
@@ -44,8 +45,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, resources: Resources, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, resources: Resources, graphiql_page: GraphiQLPage | None = None, **kwargs: Any
+    ) -> None:
+        # Browsers get our own GraphiQL page (gateway/graphiql), or none without it.
+        super().__init__(graphql_ide="graphiql" if graphiql_page else None, **kwargs)
+        self.graphiql_page = graphiql_page
         self.resources = resources
         settings = resources.settings
         self.documents = TrustedDocuments(
@@ -154,12 +159,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     @property
     def graphql_ide_html(self) -> str:
-        # GraphiQL names itself, for MLMETA_TRUSTED_DOCUMENTS_ALLOW=graphiql.
-        return super().graphql_ide_html.replace(
-            "const defaultHeaders = {};",
-            f'const defaultHeaders = {{"{GRAPHIQL_HEADER}": "graphiql"}};',
-            1,
-        )
+        # Strawberry's own page loads React and GraphiQL from a CDN: a blank page offline.
+        if self.graphiql_page is None:
+            raise RuntimeError("GraphiQL is off (MLMETA_GRAPHIQL=false)")
+        return self.graphiql_page.html
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if self.graphiql_page is None:
+            raise RuntimeError("GraphiQL is off (MLMETA_GRAPHIQL=false)")
+        return self.graphiql_page.response()  # with its Content-Security-Policy
 
     def encode_json(self, data: object) -> str:
         # orjson: the standard encoder costs ~45 ms per 100k metric points. Text, not

@@ -18,7 +18,7 @@ from sources.cards.markdown import render_markdown
 from sources.cards.sagemaker import content_to_sagemaker
 from sources.cards.toolkit import to_model_card_toolkit
 from sources.metadb.models import ModelCardStatus
-from sources.models.cards import card_key
+from sources.models.cards import card_in_force, card_key
 from sources.models.model import (
     SAGEMAKER_APPROVAL,
     CardRecord,
@@ -169,7 +169,7 @@ class ModelCard(Node):
         )
 
     @strawberry.field(description="Every revision of this card, newest first.")
-    async def history(self, info: Info) -> list[ModelCard]:
+    async def history(self, info: Info) -> list[ModelCard] | None:
         if not self.saved:
             return [self]
         revisions = await info.context.loaders.card_history.load(self.card)
@@ -182,10 +182,10 @@ async def saved_cards_of_version(info: Info, version: VersionSummary) -> list[Mo
 
 
 async def card_of_version(info: Info, version: VersionSummary) -> ModelCard:
-    """The saved card in force (mlmeta's first), else a pre-filled, unsaved draft."""
+    """The saved card in force (``card_in_force``), else a pre-filled, unsaved draft."""
     cards = await info.context.loaders.cards_by_version.load(version.arn)
-    if cards:
-        return ModelCard.of(cards[0], version)
+    if (card := card_in_force(cards)) is not None:
+        return ModelCard.of(card, version)
     return ModelCard.of(await prefilled_card(info, version), version)
 
 

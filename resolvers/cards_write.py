@@ -15,8 +15,7 @@ from resolvers.context import Info
 from resolvers.datasets import dataset_of_key
 from resolvers.ids import decode_id
 from resolvers.models import load_version
-from sources.cards.sagemaker import content_from_sagemaker
-from sources.cards.toolkit_import import content_from_model_card_toolkit
+from sources.cards.imports import import_model_card_toolkit, import_sagemaker
 from sources.catalog.ownership import owns_with_owner
 from sources.errors import InputError, NotAllowedError, NotFoundError
 from sources.metadb.models import ModelCardStatus
@@ -238,7 +237,7 @@ class CardMutation:
         "owner or a writing service token; a stale baseRevision is a ConflictError and "
         "nothing is written."
     )
-    async def upsert_model_card(self, info: Info, input: ModelCardInput) -> ModelCard:
+    async def upsert_model_card(self, info: Info, input: ModelCardInput) -> ModelCard | None:
         version = await _editable_version(info, input.model_version_id)
         current = await _current(info, version.arn)
         base = current or await prefilled_card(info, version)
@@ -255,17 +254,20 @@ class CardMutation:
 
     @strawberry.mutation(
         description="Save a card written in SageMaker or the Model Card Toolkit as a new "
-        "revision of the version's mlmeta card (the whole content is replaced). Same "
-        "access and baseRevision rules as upsertModelCard."
+        "revision of the version's mlmeta card (the whole content is replaced). The content "
+        "is checked against the format's schema first (SageMaker's model card content "
+        "schema; Model Card Toolkit 0.0.2): an unknown key, a value of the wrong type, or "
+        "content holding nothing mlmeta keeps is an InputError naming the key, and nothing "
+        "is stored. Same access and baseRevision rules as upsertModelCard."
     )
-    async def import_model_card(self, info: Info, input: ImportModelCardInput) -> ModelCard:
+    async def import_model_card(self, info: Info, input: ImportModelCardInput) -> ModelCard | None:
         version = await _editable_version(info, input.model_version_id)
         if not isinstance(input.content, dict):
             raise InputError("content: expected a JSON object")
         if input.format is CardFormat.SAGEMAKER:
-            content = content_from_sagemaker(input.content)
+            content = import_sagemaker(input.content)
         else:
-            content = content_from_model_card_toolkit(input.content)
+            content = import_model_card_toolkit(input.content)
         current = await _current(info, version.arn)
         status = input.status or (current.status if current else ModelCardStatus.DRAFT)
         saved = await info.context.resources.cards.save(

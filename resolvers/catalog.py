@@ -272,14 +272,14 @@ class CatalogQuery:
         filter: EntityFilter | None = None,
         first: int = 50,
         after: str | None = None,
-    ) -> CatalogEntityConnection:
+    ) -> CatalogEntityConnection | None:
         source_filter = filter.to_source() if filter else SourceFilter()
         return await entity_connection(info, source_filter, first, after)
 
     @strawberry.field(description="Counts per value of a field, e.g. facet: 'spec.type'.")
     async def entity_facets(
         self, info: Info, facet: str, filter: EntityFilter | None = None
-    ) -> list[FacetCount]:
+    ) -> list[FacetCount] | None:
         if not _FACET.match(facet):
             raise InputError(f"{facet!r} is not a field path like 'spec.type'")
         source_filter = filter.to_source() if filter else SourceFilter()

@@ -11,7 +11,10 @@ from strawberry.scalars import JSON
 
 from resolvers.context import Info
 from resolvers.ids import decode_id, encode_id
-from resolvers.lineage_access import hidden_keys, readable_part
+from resolvers.items import each_or_error
+from resolvers.lineage_access import hidden_keys, readable_part, require_known
+from resolvers.lineage_forms import FORMS, lineage_key_of
+from resolvers.models import Deployment
 from resolvers.node import Node, resolve_node
 from sources.errors import InputError, NotAllowedError, NotFoundError
 from sources.lineage.digest import digest
@@ -124,20 +127,16 @@ class LineageGraph:
 
     @strawberry.field(
         description="The nodes, resolved; a node whose source no longer has it is left "
-        "out here but stays in nodeIds."
+        "out here but stays in nodeIds; one whose source failed is null (with an error)."
     )
-    async def nodes(self, info: Info) -> list[Node]:
-        found = await asyncio.gather(
-            *(resolve_node(info, global_id(k)) for k in self.graph.nodes),
-            return_exceptions=True,
-        )
-        return [n for n in found if n is not None and not isinstance(n, BaseException)]
+    async def nodes(self, info: Info) -> list[Node | None] | None:
+        return await each_or_error(resolve_node(info, global_id(k)) for k in self.graph.nodes)
 
     @strawberry.field(
         description="The same graph as OpenLineage 2-0-2 run events, one per run; runId is "
         "a UUIDv5 of the run's id, so exports are identical every time."
     )
-    async def open_lineage(self, info: Info) -> list[JSON]:
+    async def open_lineage(self, info: Info) -> list[JSON] | None:
         loaders = info.context.loaders
         keys = [split_key(k) for k in self.graph.nodes]
         runs = [natural for t, natural in keys if t is NodeType.PIPELINE_EXECUTION]
@@ -179,21 +178,22 @@ class ImpactPath:
     )
 
     @strawberry.field(description="The deployment (null if SageMaker no longer has it).")
-    async def deployment(self, info: Info) -> Node | None:
-        result: Node | None = await resolve_node(info, self.deployment_id)
+    async def deployment(self, info: Info) -> Deployment | None:
+        result: Deployment | None = await resolve_node(info, self.deployment_id)
         return result
 
     @strawberry.field(description="The nodes of the path, resolved.")
-    async def path(self, info: Info) -> list[Node]:
-        found = await asyncio.gather(*(resolve_node(info, i) for i in self.path_ids))
-        return [n for n in found if n is not None]
+    async def path(self, info: Info) -> list[Node | None] | None:
+        return await each_or_error(resolve_node(info, i) for i in self.path_ids)
 
 
 @strawberry.type
 class LineageQuery:
     @strawberry.field(
-        description="The lineage graph around a node (any id: dataset, run, model version, "
-        "deployment, card, catalog entity), as it stood at asOf (default: now)."
+        description="The lineage graph around a node (a dataset, run, model version, "
+        "deployment, card or catalog entity), as it stood at asOf (default: now). `of` "
+        f"is {FORMS}, as `mlmeta lineage export --of` takes. A node mlmeta has never seen "
+        "(no edge ever recorded or derived, and no source knows it) is a NotFoundError."
     )
     async def lineage(
         self,
@@ -203,15 +203,17 @@ class LineageQuery:
         depth: int = 3,
         as_of: datetime | None = None,
         node_budget: int = DEFAULT_NODE_BUDGET,
-    ) -> LineageGraph:
+    ) -> LineageGraph | None:
         check_walk(depth, node_budget)
         graph = await info.context.resources.lineage.graph(
-            lineage_key(of),
+            lineage_key_of(of),
             direction=direction,
             depth=depth,
             as_of=as_of,
             node_budget=node_budget,
         )
+        if not graph.edges:
+            await require_known(info, graph.root)
         readable = await readable_part(info, graph)
         if readable is None:
             raise NotFoundError(f"no node {of!r}, or not one you may read")
@@ -233,15 +235,19 @@ class LineageQuery:
 
     @strawberry.field(
         description="Deployments that depend on a dataset (now), each with the path that "
-        "connects them."
+        "connects them. `datasetId` takes the forms `lineage(of:)` does; a dataset mlmeta "
+        "has never seen is a NotFoundError."
     )
     async def impact(
         self, info: Info, dataset_id: strawberry.ID, depth: int = 10
-    ) -> list[ImpactPath]:
+    ) -> list[ImpactPath] | None:
         check_walk(depth, DEFAULT_NODE_BUDGET)
+        key = lineage_key_of(dataset_id)
         paths = await info.context.resources.lineage.impact(
-            lineage_key(dataset_id), depth=depth, node_budget=DEFAULT_NODE_BUDGET
+            key, depth=depth, node_budget=DEFAULT_NODE_BUDGET
         )
+        if not paths:
+            await require_known(info, key)
         hidden = await hidden_keys(info, {k for p in paths for k in p.path})
         paths = [p for p in paths if not hidden.intersection(p.path)]
         return [
@@ -274,7 +280,7 @@ class LineageMutation:
         description="Record edges (at most 1,000); recording a live edge again changes "
         "nothing. Returns how many were new. All or nothing. Needs a writing service token."
     )
-    async def record_lineage(self, info: Info, edges: list[LineageEdgeInput]) -> int:
+    async def record_lineage(self, info: Info, edges: list[LineageEdgeInput]) -> int | None:
         _check_writer(info)
         return await info.context.resources.lineage.record(_edges(edges), origin="api")
 
@@ -282,6 +288,6 @@ class LineageMutation:
         description="Retire live edges from now on: they stop holding but stay readable "
         "with asOf. Returns how many were retired. Needs a writing service token."
     )
-    async def retire_lineage(self, info: Info, edges: list[LineageEdgeInput]) -> int:
+    async def retire_lineage(self, info: Info, edges: list[LineageEdgeInput]) -> int | None:
         _check_writer(info)
         return await info.context.resources.lineage.retire(_edges(edges))

@@ -5,6 +5,9 @@ entity that claims its model (``model_visible``); a catalog entity by whoever
 the catalog shows it to. Nodes the caller may not read are left out of the
 graph, and so are the nodes the walk reached only through them: an edge must
 not reveal what a node would hide.
+
+A node mlmeta has never seen is not an empty graph but a ``NotFoundError``: an
+auditor who mistypes an ARN must not get a one-node graph with a valid digest.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import dataclasses
 from collections.abc import Iterable
 
 from resolvers.context import Info
+from resolvers.ids import encode_id
 from resolvers.models import model_visible
+from resolvers.node import resolve_node
+from sources.errors import NotFoundError
 from sources.lineage.model import Graph, NodeType, split_key
 
 
@@ -71,3 +77,26 @@ async def readable_part(info: Info, graph: Graph) -> tuple[Graph, int] | None:
         edges=[e for e in graph.edges if e.from_key in kept and e.to_key in kept],
     )
     return part, len(graph.nodes) - len(part.nodes)
+
+
+async def require_known(info: Info, key: str) -> None:
+    """``NotFoundError`` naming ``key`` unless mlmeta has seen that node: an edge ever
+    touched it (recorded, or derived from AWS by the walk's refresh, even if retired
+    since), or its source knows it (a recorded dataset, a run, a version the caller may
+    read, an endpoint serving one, a saved card, a catalog entity).
+
+    Only asked of a walk that found no edge, so a connected node costs nothing more.
+    """
+    if await info.context.resources.lineage.ever_linked(key):
+        return
+    node_type, natural = split_key(key)
+    if node_type is NodeType.DATASET:
+        # Any URI resolves to a Dataset object; only a recorded one is known.
+        found: object = await info.context.loaders.datasets_by_key.load(natural)
+    else:
+        found = await resolve_node(info, encode_id(str(node_type), natural))
+    if found is None:
+        raise NotFoundError(
+            f"no lineage node {key[:200]!r}: mlmeta has never seen it (no edge, and no "
+            "source knows it), or you may not read it"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import strawberry
@@ -53,17 +54,22 @@ class MetricsQuery:
         if len(execution_ids) > MAX_COMPARED_RUNS:
             raise InputError(f"compareRuns takes at most {MAX_COMPARED_RUNS} runs")
         keys = [execution_key(i) for i in execution_ids]
-        loaded = await info.context.loaders.executions_by_id.load_many(keys)
+        loader = info.context.loaders.executions_by_id
+        # One run's failure (a throttled DescribeExecution) nulls its row only: its
+        # exception stays in the list, which graphql-core reports as that item's error.
+        loaded = await asyncio.gather(*(loader.load(k) for k in keys), return_exceptions=True)
         wanted = tuple(metrics) if metrics is not None else None
-        rows: list[PipelineExecution | None] = []
+        rows: list[PipelineExecution | Exception | None] = []
         for execution in loaded:
-            if execution is None or isinstance(execution, BaseException):
-                rows.append(None)
+            if execution is None or isinstance(execution, Exception):
+                rows.append(execution)
                 continue
+            if isinstance(execution, BaseException):
+                raise execution  # cancelled: not this row's failure
             row = PipelineExecution.of(execution)
             row.metric_filter = wanted
             rows.append(row)
-        return rows
+        return rows  # type: ignore[return-value]
 
     @strawberry.field(
         description="compareRuns as one table of aligned columns (RunTable), in the order "
@@ -71,7 +77,7 @@ class MetricsQuery:
     )
     async def compare_runs_table(
         self, info: Info, execution_ids: list[strawberry.ID], metrics: list[str] | None = None
-    ) -> RunTableValue:
+    ) -> RunTableValue | None:
         if len(execution_ids) > MAX_COMPARED_RUNS:
             raise InputError(f"compareRunsTable takes at most {MAX_COMPARED_RUNS} runs")
         keys = [execution_key(i) for i in execution_ids]
@@ -91,7 +97,7 @@ class MetricsMutation:
         "and step, and on idempotencyKey). Needs a service token allowed to write, or a "
         "user owning the pipeline's entity."
     )
-    async def log_metrics(self, info: Info, input: LogMetricsInput) -> LogMetricsPayload:
+    async def log_metrics(self, info: Info, input: LogMetricsInput) -> LogMetricsPayload | None:
         if len(input.points) > MAX_BATCH_POINTS:
             raise InputError(
                 f"{len(input.points)} points in one call; the limit is {MAX_BATCH_POINTS}"

@@ -88,7 +88,7 @@ class Model(Node):
         first: int = 20,
         after: str | None = None,
         status: ApprovalStatusEnum | None = None,  # type: ignore[valid-type]
-    ) -> ModelVersionConnection:
+    ) -> ModelVersionConnection | None:
         key = (self.name, status, check_first(first), after)
         page = await info.context.loaders.versions_page.load(key)
         loader = info.context.loaders.versions_by_arn
@@ -192,7 +192,7 @@ class ModelVersion(Node):
     @strawberry.field(
         description="Metrics the pipeline attached to the version when it registered it."
     )
-    async def metrics(self, info: Info) -> list[MetricValue]:
+    async def metrics(self, info: Info) -> list[MetricValue] | None:
         detail = await info.context.loaders.version_details_by_arn.load(self.arn)
         if detail is None:
             return []
@@ -204,7 +204,7 @@ class ModelVersion(Node):
     @strawberry.field(
         description="The registration's customer metadata (CustomerMetadataProperties)."
     )
-    async def metadata(self, info: Info) -> list[KeyValue]:
+    async def metadata(self, info: Info) -> list[KeyValue] | None:
         detail = await info.context.loaders.version_details_by_arn.load(self.arn)
         items = sorted(detail.customer_metadata.items()) if detail else []
         return [KeyValue(key=k, value=v) for k, v in items]
@@ -213,20 +213,22 @@ class ModelVersion(Node):
         description="The evaluation reports registered with the version (ModelMetrics), "
         "e.g. {key: 'ModelQuality.Statistics', value: 's3://.../evaluation.json'}."
     )
-    async def reports(self, info: Info) -> list[KeyValue]:
+    async def reports(self, info: Info) -> list[KeyValue] | None:
         detail = await info.context.loaders.version_details_by_arn.load(self.arn)
         items = sorted(detail.model_metrics.items()) if detail else []
         return [KeyValue(key=k, value=v) for k, v in items]
 
     @strawberry.field(description="Endpoints serving this version, one per production variant.")
-    async def deployments(self, info: Info) -> list[Deployment]:
+    async def deployments(self, info: Info) -> list[Deployment] | None:
         artifact = await self.artifact_uri(info)
         found = await info.context.loaders.deployments_by_version.load((self.arn, artifact))
         return [Deployment.of(d, self.summary) for d in found]
 
     @strawberry.field(
-        description="The card in force: mlmeta's own card when it has one, else the "
-        "SageMaker model card, else a draft pre-filled from what mlmeta knows (revision 0)."
+        description="The card in force: the newest APPROVED card, from mlmeta or "
+        "SageMaker; else the newest saved card of either (by updatedAt); else a draft "
+        "pre-filled from what mlmeta knows (revision 0). A newer draft or import never "
+        "hides an approved card; `cards` lists them all."
     )
     async def card(
         self, info: Info
@@ -240,7 +242,7 @@ class ModelVersion(Node):
     )
     async def cards(
         self, info: Info
-    ) -> list[Annotated[ModelCard, strawberry.lazy("resolvers.cards")]]:
+    ) -> list[Annotated[ModelCard, strawberry.lazy("resolvers.cards")]] | None:
         from resolvers.cards import saved_cards_of_version
 
         return await saved_cards_of_version(info, self.summary)

@@ -60,7 +60,7 @@ class ModelQuery:
     @strawberry.field(description="Registered models, in the registry's order.")
     async def models(
         self, info: Info, first: int = 20, after: str | None = None
-    ) -> ModelConnection:
+    ) -> ModelConnection | None:
         page = await info.context.loaders.models_page.load((check_first(first), after))
         next_token = page.next_token
         for model in page.items:

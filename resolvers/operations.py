@@ -56,7 +56,7 @@ class Viewer:
     @strawberry.field(description="Entities owned by the principal or any of its groups.")
     async def owned_entities(
         self, info: Info, first: int = 50, after: str | None = None
-    ) -> CatalogEntityConnection:
+    ) -> CatalogEntityConnection | None:
         if not self.ownership_refs:
             empty = PageInfo(
                 has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None

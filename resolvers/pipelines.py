@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import replace
 from datetime import datetime
@@ -13,6 +12,7 @@ import strawberry
 from resolvers.catalog import CatalogEntity, KeyValue, load_entity
 from resolvers.context import Info
 from resolvers.ids import encode_id
+from resolvers.items import each_or_error
 from resolvers.metrics import (
     MetricEvolution,
     MetricSeries,
@@ -173,7 +173,7 @@ class PipelineExecution(Node):
         return later()  # type: ignore[return-value]
 
     @strawberry.field(description="The run's input parameters.")
-    def parameters(self, info: Info) -> list[KeyValue]:
+    def parameters(self, info: Info) -> list[KeyValue] | None:
         if self.execution.detailed:
             return _pairs(self.execution.parameters)
 
@@ -184,7 +184,7 @@ class PipelineExecution(Node):
         return later()  # type: ignore[return-value]
 
     @strawberry.field(description="The last reported value of each metric.")
-    async def metrics(self, info: Info) -> list[MetricValue]:
+    async def metrics(self, info: Info) -> list[MetricValue] | None:
         summaries = await info.context.loaders.metrics_by_execution.load(self.execution.id)
         wanted = self.metric_filter
         return [MetricValue.of(m) for m in summaries if wanted is None or m.name in wanted]
@@ -200,7 +200,7 @@ class PipelineExecution(Node):
         max_points: int = 500,
         min_step: int | None = None,
         max_step: int | None = None,
-    ) -> list[MetricSeries]:
+    ) -> list[MetricSeries] | None:
         request = series_request(self.execution.id, names, max_points, min_step, max_step)
         series = await info.context.loaders.series_by_request.load(request)
         return [MetricSeries.of(s) for s in series]
@@ -211,7 +211,7 @@ class PipelineExecution(Node):
     )
     async def inputs(
         self, info: Info
-    ) -> list[Annotated[Dataset, strawberry.lazy("resolvers.datasets")]]:
+    ) -> list[Annotated[Dataset, strawberry.lazy("resolvers.datasets")]] | None:
         from resolvers.datasets import Dataset
 
         refs = await info.context.loaders.inputs_by_execution.load(self.execution.id)
@@ -220,15 +220,14 @@ class PipelineExecution(Node):
     @strawberry.field(description="Model versions the run produced (lineage PRODUCED edges).")
     async def produced_models(
         self, info: Info
-    ) -> list[Annotated[ModelVersion, strawberry.lazy("resolvers.models")]]:
+    ) -> list[Annotated[ModelVersion, strawberry.lazy("resolvers.models")] | None] | None:
         from resolvers.models import load_version
 
         arns = await info.context.loaders.models_by_execution.load(self.execution.id)
-        found = await asyncio.gather(*(load_version(info, arn) for arn in arns))
-        return [v for v in found if v is not None]
+        return await each_or_error(load_version(info, arn) for arn in arns)
 
     @strawberry.field(description="Per-step state, live while the run is going.")
-    async def steps(self, info: Info) -> list[StepExecution]:
+    async def steps(self, info: Info) -> list[StepExecution] | None:
         steps = await info.context.loaders.steps_by_execution.load(self.execution.id)
         return [StepExecution.of(s) for s in sorted(steps or [], key=lambda s: s.position)]
 
@@ -257,7 +256,7 @@ class PipelineExecutionConnection:
         "last value of each metric, optionally only `metrics`): what a data grid takes, "
         "and far cheaper to serve than the same runs as objects."
     )
-    async def table(self, info: Info, metrics: list[str] | None = None) -> RunTableValue:
+    async def table(self, info: Info, metrics: list[str] | None = None) -> RunTableValue | None:
         runs = [edge.node for edge in self.edges]
         return await run_table(info, [r.id for r in runs], [r.execution for r in runs], metrics)
 
@@ -301,7 +300,7 @@ class Pipeline(Node):
         after: str | None = None,
         status: list[ExecutionStatusEnum] | None = None,  # type: ignore[valid-type]
         since: datetime | None = None,
-    ) -> PipelineExecutionConnection:
+    ) -> PipelineExecutionConnection | None:
         key = (self.pipeline.id, tuple(status or ()), since, check_first(first), after)
         page = await info.context.loaders.executions_page.load(key)
         loader = info.context.loaders.executions_by_id
@@ -324,18 +323,17 @@ class Pipeline(Node):
     )
     async def models(
         self, info: Info
-    ) -> list[Annotated[Model, strawberry.lazy("resolvers.models")]]:
+    ) -> list[Annotated[Model, strawberry.lazy("resolvers.models")] | None] | None:
         from resolvers.models import load_model
 
         ref = self.pipeline.entity_ref
         if ref is None:
             return []
         groups = await info.context.loaders.models_trained_by_entity.load(ref.lower())
-        found = await asyncio.gather(*(load_model(info, g) for g in groups))
-        return [m for m in found if m is not None]
+        return await each_or_error(load_model(info, g) for g in groups)
 
     @strawberry.field(description="Names of every metric any run of this pipeline reported.")
-    async def metric_names(self, info: Info) -> list[str]:
+    async def metric_names(self, info: Info) -> list[str] | None:
         names: list[str] = await info.context.loaders.metric_names_by_pipeline.load(
             self.pipeline.id
         )
@@ -351,7 +349,7 @@ class Pipeline(Node):
         metrics: list[str],
         last_runs: int = 50,
         since: datetime | None = None,
-    ) -> list[MetricEvolution]:
+    ) -> list[MetricEvolution] | None:
         if not 1 <= last_runs <= 1000:
             raise InputError(f"lastRuns must be between 1 and 1000, got {last_runs}")
         if not 1 <= len(metrics) <= 50:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from gateway.partial_results import report
 from resolvers.catalog import CatalogEntity
 from resolvers.context import Info
 from resolvers.ids import decode_id
@@ -27,7 +29,7 @@ from sources.catalog.model import EntityFilter, EntityQuery
 from sources.catalog.ownership import owns
 from sources.catalog.refs import names_kind, parse_ref, ref_or_other_name
 from sources.cursors import decode_cursor, encode_cursor
-from sources.errors import InputError, NotAllowedError
+from sources.errors import InputError, NotAllowedError, UpstreamError
 from sources.metadb.models import ExecutionStatus, Orchestrator
 from sources.pipelines.ids import Origin, origin_of
 from sources.pipelines.model import PipelineInfo, StepState, external_pipeline_id
@@ -91,7 +93,16 @@ class PipelineFilter:
 @strawberry.type
 class PipelineEdge:
     cursor: str
-    node: Pipeline
+    found: strawberry.Private[Pipeline | Exception]
+
+    @strawberry.field(
+        description="The pipeline; null (with an error) when describing it or checking "
+        "its catalog entity failed."
+    )
+    def node(self) -> Pipeline | None:
+        if isinstance(self.found, Exception):
+            raise self.found  # this edge's error only: the other pipelines stand
+        return self.found
 
 
 @strawberry.type(description="A page of pipelines, by name.")
@@ -114,6 +125,45 @@ def _offset_of(cursor: str | None) -> int:
         return offset
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError("'after' is not a cursor of this list") from exc
+
+
+Listed = tuple[str, str, dict[str, Any] | None]
+"""A pipeline to list: (name, pipeline id, the catalog entity linking it or None)."""
+
+
+async def _catalog_linked(
+    info: Info, wanted: set[str], owners: tuple[str, ...], text: str | None
+) -> list[Listed]:
+    query = EntityQuery(
+        filter=EntityFilter(spec_types=(SPEC_TYPE_PIPELINE,), owners=owners, text=text),
+        limit=MAX_PIPELINES_SCANNED,
+    )
+    page = await info.context.resources.catalog.query_entities(query, info.context.principal)
+    found: list[Listed] = []
+    for entity in page.items:
+        pipeline_id = pipeline_id_of_entity(info, entity)
+        if pipeline_id is None:
+            continue
+        if wanted and _ORCHESTRATOR_OF[origin_of(pipeline_id)] not in wanted:
+            continue
+        found.append((str(entity["metadata"]["name"]), pipeline_id, entity))
+    return found
+
+
+async def _pushed(info: Info, text: str | None) -> list[Listed]:
+    pushed, _ = await info.context.resources.pipelines.store.list_pipelines(
+        [Orchestrator.EXTERNAL], text, MAX_PIPELINES_SCANNED, 0
+    )
+    return [(p.name, p.id, None) for p in pushed]
+
+
+async def _or_report(info: Info, listing: Awaitable[list[Listed]]) -> list[Listed]:
+    """The source's pipelines; none, with the source's error reported, if it failed."""
+    try:
+        return await listing
+    except UpstreamError as failure:
+        report(info, failure)
+        return []
 
 
 @strawberry.input(description="One step of a pushed run.")
@@ -173,44 +223,37 @@ class PipelineQuery:
         limit, offset = check_first(first), _offset_of(after)
         wanted = set(check_list("orchestrator", filter.orchestrator if filter else None))
         text = filter.text if filter else None
-        found: list[tuple[str, str, dict[str, Any] | None]] = []  # (name, id, entity)
+        found: list[Listed] = []
+        # Each source that fails is reported and the others still answer: with the
+        # catalog down, the pushed pipelines are listed (gateway.partial_results).
         if not wanted or wanted & {Orchestrator.STEP_FUNCTIONS, Orchestrator.SAGEMAKER_PIPELINES}:
             owners = (
                 (str(parse_ref(filter.owner, default_kind="group", field="filter.owner")),)
                 if filter and filter.owner
                 else ()
             )
-            query = EntityQuery(
-                filter=EntityFilter(spec_types=(SPEC_TYPE_PIPELINE,), owners=owners, text=text),
-                limit=MAX_PIPELINES_SCANNED,
-            )
-            page = await info.context.resources.catalog.query_entities(
-                query, info.context.principal
-            )
-            for entity in page.items:
-                pipeline_id = pipeline_id_of_entity(info, entity)
-                if pipeline_id is None:
-                    continue
-                if wanted and _ORCHESTRATOR_OF[origin_of(pipeline_id)] not in wanted:
-                    continue
-                found.append((str(entity["metadata"]["name"]), pipeline_id, entity))
+            found += await _or_report(info, _catalog_linked(info, wanted, owners, text))
         if (not wanted or Orchestrator.EXTERNAL in wanted) and not (filter and filter.owner):
-            pushed, _ = await info.context.resources.pipelines.store.list_pipelines(
-                [Orchestrator.EXTERNAL], text, MAX_PIPELINES_SCANNED, 0
-            )
-            found += [(p.name, p.id, None) for p in pushed]
+            found += await _or_report(info, _pushed(info, text))
         found.sort(key=lambda item: (item[0].lower(), item[1]))
         window = found[offset : offset + limit]
-        edges = []
-        for index, (_, pipeline_id, linked) in enumerate(window):
-            node = (
-                await pipeline_for_entity(info, linked)
+        nodes = await asyncio.gather(
+            *(
+                pipeline_for_entity(info, linked)
                 if linked is not None
-                else await load_pipeline(info, pipeline_id)
-            )
+                else load_pipeline(info, pipeline_id)
+                for _, pipeline_id, linked in window
+            ),
+            return_exceptions=True,
+        )
+        edges = []
+        for index, node in enumerate(nodes):
+            if isinstance(node, BaseException) and not isinstance(node, Exception):
+                raise node  # cancelled: not this pipeline's failure
             if node is not None:
-                edges.append(PipelineEdge(cursor=_offset_cursor(offset + index + 1), node=node))
+                edges.append(PipelineEdge(cursor=_offset_cursor(offset + index + 1), found=node))
         has_next = offset + limit < len(found)
+
         return PipelineConnection(
             edges=edges,
             page_info=PageInfo(
@@ -259,7 +302,7 @@ class PipelineMutation:
         description="Record (or update) a run pushed by any orchestrator, with its steps. "
         "Needs a service token allowed to write, or a user owning entityRef."
     )
-    async def record_run(self, info: Info, input: RecordRunInput) -> PipelineExecution:
+    async def record_run(self, info: Info, input: RecordRunInput) -> PipelineExecution | None:
         entity_ref = (
             str(parse_ref(input.entity_ref, field="entityRef")) if input.entity_ref else None
         )
@@ -309,7 +352,7 @@ class PipelineSubscription:
         info: Info,
         pipeline_id: strawberry.ID | None = None,
         execution_id: strawberry.ID | None = None,
-    ) -> AsyncGenerator[PipelineExecution, None]:
+    ) -> AsyncGenerator[PipelineExecution | None, None]:
         key = await _execution_key(info, pipeline_id, execution_id)
         loaders = info.context.loaders
         async for execution, steps in info.context.resources.hub.subscribe(key):

@@ -1,12 +1,15 @@
 """Runs as columns: one scalar per page, for data grids and run-comparison tables.
 
 Serving 200 runs as objects means graphql-core completes ~9,000 fields; as a
-table it completes one. The values are the same the object fields give.
+table it completes one. The values are the same the object fields give, except
+that parameters stay JSON values (``0.1``, not ``"0.1"``) and nested ones are
+flattened to dotted names (``optimizer.lr``), as MLflow and W&B show them, so
+that a grid can give each its own, sortable column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NewType
 
 import strawberry
@@ -19,12 +22,32 @@ RunTable = strawberry.scalar(
     name="RunTable",
     description='Runs as aligned columns: {"id": [ID], "name": [String], "status": '
     '[ExecutionStatus], "startedAt": [epoch ms], "stoppedAt": [epoch ms or null], '
-    '"parameters": {name: [String or null]}, "metrics": {name: [Float or null]}, '
+    '"parameters": {name: [JSON value or null]}, "metrics": {name: [Float or null]}, '
     '"metricSteps": {name: [Int or null]}}. Row i of every column is the same run; '
-    "null where a run lacks that parameter or metric.",
+    "null where a run lacks that parameter or metric. Parameters keep their JSON type "
+    '(0.1, "adam", true, [64, 32]); nested objects are flattened to dotted names, '
+    '{"optimizer": {"lr": 0.01}} becoming the column "optimizer.lr" (a name written '
+    "with a dot wins over a flattened one).",
     serialize=lambda value: value,
     parse_value=lambda value: value,
 )
+
+
+def flat_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters with nested objects flattened to dotted names: ``{"optimizer": {"lr":
+    0.01}}`` -> ``{"optimizer.lr": 0.01}``. Values stay JSON values (arrays too); an empty
+    object stays ``{}`` under its own name rather than vanish. Where a flattened name
+    is also a key written with a dot, the key written wins (it is what the user typed).
+    """
+    written: dict[str, Any] = {}
+    flattened: dict[str, Any] = {}
+    for key, value in parameters.items():
+        if isinstance(value, Mapping) and value:
+            for inner, leaf in flat_parameters(value).items():
+                flattened.setdefault(f"{key}.{inner}", leaf)
+        else:
+            written[str(key)] = value
+    return flattened | written
 
 
 def _ms(value: Any) -> int | None:
@@ -49,9 +72,8 @@ async def run_table(
     steps: dict[str, list[int | None]] = {}
     for row, (execution, reported) in enumerate(zip(executions, summaries, strict=True)):
         full = detailed.get(execution.id, execution) if not execution.detailed else execution
-        for key, value in (full.parameters if full else {}).items():
-            column = parameters.setdefault(str(key), [None] * rows)
-            column[row] = value if isinstance(value, str) or value is None else str(value)
+        for name, value in flat_parameters(full.parameters if full else {}).items():
+            parameters.setdefault(name, [None] * rows)[row] = value
         for summary in reported:
             if wanted is not None and summary.name not in wanted:
                 continue

@@ -92,6 +92,16 @@ def task(resource: str, parameters: dict[str, Any]) -> dict[str, Any]:
     return {"Type": "Task", "Resource": f"arn:aws:states:::{resource}", "Parameters": parameters}
 
 
+def _pause(next_state: str) -> dict[str, Any]:
+    """Time given to a processing job before the next step reads its output.
+
+    A describe-and-poll loop like training's would be exact but costs three
+    states per job. The demo's history passes 0 s; its live run a few
+    seconds, so it can be watched step by step.
+    """
+    return {"Type": "Wait", "SecondsPath": "$.step_wait_seconds", "Next": next_state}
+
+
 def training_pipeline(region: str) -> dict[str, Any]:
     """Validate -> preprocess -> two feature branches -> train (polled) -> evaluate -> gate."""
     xgboost = XGBOOST_IMAGE.format(region=region)
@@ -139,8 +149,9 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 ),
                 "ResultSelector": {"job_arn.$": "$.ProcessingJobArn"},
                 "ResultPath": "$.preprocess",
-                "Next": "BuildFeatures",
+                "Next": "WaitForPreprocessing",
             },
+            "WaitForPreprocessing": _pause("BuildFeatures"),
             "BuildFeatures": {
                 "Type": "Parallel",
                 "Branches": [
@@ -185,8 +196,9 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 ],
                 "ResultSelector": {"customer.$": "$[0].job_arn", "usage.$": "$[1].job_arn"},
                 "ResultPath": "$.features",
-                "Next": "Train",
+                "Next": "WaitForFeatures",
             },
+            "WaitForFeatures": _pause("Train"),
             "Train": {
                 **task(
                     "aws-sdk:sagemaker:createTrainingJob",
@@ -290,8 +302,9 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 ),
                 "ResultSelector": {"job_arn.$": "$.ProcessingJobArn"},
                 "ResultPath": "$.evaluation",
-                "Next": "LoadEvaluationMetrics",
+                "Next": "WaitForEvaluation",
             },
+            "WaitForEvaluation": _pause("LoadEvaluationMetrics"),
             "LoadEvaluationMetrics": {
                 **task(
                     "dynamodb:getItem",
@@ -313,12 +326,25 @@ def training_pipeline(region: str) -> dict[str, Any]:
                 "Type": "Choice",
                 "Choices": [
                     {
+                        # A run asked not to register (the staging pipeline's) ends here.
+                        "And": [
+                            {"Variable": "$.metrics.auc", "NumericGreaterThanEquals": MIN_AUC},
+                            {"Variable": "$.register_model", "IsPresent": True},
+                            {"Variable": "$.register_model", "BooleanEquals": False},
+                        ],
+                        "Next": "PassedNotRegistered",
+                    },
+                    {
                         "Variable": "$.metrics.auc",
                         "NumericGreaterThanEquals": MIN_AUC,
                         "Next": "RegisterModel",
-                    }
+                    },
                 ],
                 "Default": "ModelQualityGateFailed",
+            },
+            "PassedNotRegistered": {
+                "Type": "Succeed",
+                "Comment": "Passed the quality gate; the run asked for no registration.",
             },
             "ModelQualityGateFailed": {
                 "Type": "Fail",

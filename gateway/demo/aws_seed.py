@@ -45,6 +45,7 @@ from gateway.demo.names import (
     EVALUATIONS_TABLE,
     SAGEMAKER_ROLE,
     SCORING_PIPELINE,
+    STAGING_PIPELINE,
     STATES_ROLE,
     TRAINING_PIPELINE,
     role_arn,
@@ -236,6 +237,7 @@ async def _ensure_state_machines(sfn: Any, region: str, created: list[str]) -> d
     wanted = {
         TRAINING_PIPELINE: training_pipeline(region),
         SCORING_PIPELINE: scoring_pipeline(region),
+        STAGING_PIPELINE: training_pipeline(region),
     }
     existing: dict[str, str] = {}
     kwargs: dict[str, Any] = {"maxResults": 100}

@@ -19,6 +19,7 @@ from gateway.demo.aws_seed import DemoSummary
 from gateway.demo.names import ARTIFACTS_BUCKET, CHURN_GROUP, DATASETS_BUCKET, FRAUD_GROUP, MIN_AUC
 from gateway.demo.plan import TRAINING_RUNS, evaluation_key
 from gateway.demo.registry import FRAUD_VERSIONS
+from gateway.demo.timeline import MLMETA_CARD_REVISIONS
 from sources.metadb.cards import CardStore
 from sources.metadb.models import ModelCardStatus
 from sources.models.model import CardContent, DatasetRef, EvaluationResult, IntendedUse
@@ -195,6 +196,9 @@ async def seed_cards(summary: DemoSummary, cards: CardStore) -> int:
     for (arn, revisions), found in zip(plan.items(), existing, strict=True):
         if found is not None:
             continue
+        # A package ARN ends in model-package/<group>/<version>.
+        group, _, version = arn.partition("model-package/")[2].rpartition("/")
+        saved_at = MLMETA_CARD_REVISIONS.get(f"{group}/{version}", [])
         for base, revision in enumerate(revisions):
             await cards.append(
                 arn,
@@ -202,6 +206,7 @@ async def seed_cards(summary: DemoSummary, cards: CardStore) -> int:
                 content=revision.content,
                 status=revision.status,
                 updated_by=revision.updated_by,
+                at=saved_at[base] if base < len(saved_at) else None,
             )
             written += 1
     return written

@@ -40,6 +40,7 @@ from gateway.demo.aws_seed import DemoSummary
 from gateway.demo.names import CHURN_GROUP, DATASETS_BUCKET
 from gateway.demo.plan import TRAINING_RUNS, datasets
 from gateway.demo.sagemaker_seed import ENDPOINT
+from gateway.demo.timeline import V1_DEPLOYED_AT, V3_DEPLOYED_AT
 from sources.lineage.model import Direction, EdgeInput, NodeType, node_key
 from sources.metadb.lineage import LineageStore
 from sources.metadb.models import LineageEdgeKind
@@ -123,10 +124,6 @@ FEATURE_RUNS = (
     FeatureRun("2026-11-01", "2026-10", _at(1, 2, 0, 7), _at(1, 2, 14, 41)),
     FeatureRun("2026-11-15", "2026-11", _at(15, 2, 0, 5), _at(15, 2, 16, 52)),
 )
-V1_DEPLOYED_AT = _at(2, 9, 30)
-"""churn-model v1 goes to production (approved after the 2026-11-01 snapshot)."""
-V3_DEPLOYED_AT = _at(16, 9, 30)
-"""v3 replaces it after a two-week shadow test; v1's DEPLOYED edge is retired then."""
 
 
 def snapshot_uri(snapshot: str) -> str:

@@ -13,6 +13,7 @@ import random
 from collections.abc import Iterator
 
 from gateway.demo.aws_seed import DemoSummary
+from gateway.demo.timeline import RUNS, Window
 from sources.metadb.metrics import MetricStore
 from sources.metrics.model import MAX_BATCH_POINTS, PointIn
 from sources.pipelines.service import PipelineService
@@ -24,18 +25,29 @@ STEPS = 200
 
 
 def curves(
-    run: str, steps: int, quality: float, *, partial: bool = False, loss_only: bool = False
+    run: str,
+    steps: int,
+    quality: float,
+    *,
+    partial: bool = False,
+    loss_only: bool = False,
+    window: Window | None = None,
 ) -> Iterator[PointIn]:
-    """Loss falls, AUCs rise and plateau near ``quality``; one spike per run."""
+    """Loss falls, AUCs rise and plateau near ``quality``; one spike per run.
+
+    Points are spread evenly over the run's ``window`` (its training logged
+    them while it ran); without one they are untimed.
+    """
     rng = random.Random(run)
     spike_at = rng.randrange(steps // 4, steps - 1)
-    base_ms = 1_763_884_800_000  # 2025-11-23T08:00:00Z: demo runs start that morning
+    base_ms = int(window.start.timestamp() * 1000) if window else 0
+    every_ms = window.minutes * 60_000 / steps if window else 0.0
     for step in range(steps):
         progress = 1 - math.exp(-5 * step / steps)
         noise = rng.gauss(0, 0.01)
         loss = 0.69 * (1 - 0.85 * progress) + abs(noise) + (0.4 if step == spike_at else 0.0)
         auc = 0.5 + (quality - 0.5) * progress + noise / 2
-        ts = base_ms + step * 1_000
+        ts = base_ms + int(step * every_ms) if window else None
         yield PointIn("loss", round(loss, 6), step, ts)
         if loss_only:
             continue
@@ -74,7 +86,16 @@ async def seed_metrics(
         steps = LONG_STEPS if long_run else STEPS
         # Stopped runs report only loss and roc_auc; the long one (kept light) only loss.
         partial = execution.status in ("FAILED", "ABORTED")
-        points = list(curves(execution.name, steps, quality, partial=partial, loss_only=long_run))
+        points = list(
+            curves(
+                execution.name,
+                steps,
+                quality,
+                partial=partial,
+                loss_only=long_run,
+                window=RUNS.get(execution.name),
+            )
+        )
         for start in range(0, len(points), MAX_BATCH_POINTS):
             batch = points[start : start + MAX_BATCH_POINTS]
             result = await metrics.log_points(

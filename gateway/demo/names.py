@@ -8,6 +8,8 @@ from __future__ import annotations
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 TRAINING_PIPELINE = "churn-training-pipeline"
+# The same definition, run continuously on staging by the demo's heartbeat (``live``).
+STAGING_PIPELINE = "churn-training-staging"
 SCORING_PIPELINE = "churn-batch-scoring"
 DATASETS_BUCKET = "mlmeta-demo-datasets"
 ARTIFACTS_BUCKET = "mlmeta-demo-artifacts"

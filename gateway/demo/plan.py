@@ -46,6 +46,8 @@ class TrainingRun:
             "usage_events_uri": f"s3://{DATASETS_BUCKET}/events/usage/2026-11/",
             "hyperparameters": self.hyperparameters,
             "poll_interval_seconds": POLL_LONG if long_running else POLL_QUICK,
+            "step_wait_seconds": 0,
+            "register_model": True,
             "git_sha": self.git_sha,
         }
 

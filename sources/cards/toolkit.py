@@ -3,9 +3,12 @@
 Where the toolkit has no field for a section, the section is folded into the
 nearest one: out-of-scope uses and factors become limitations (the schema
 asks there which factors degrade performance), caveats too. Quantitative
-analyses (free text) and whether a metric passed its threshold have no place
-in the schema and are left out. Empty fields are left out rather than written
-empty, and the output depends only on the card.
+analyses (free text) are the description of the quantitative analysis'
+graphics, the one free text of that section (what the toolkit's templates
+print under it), one paragraph each (``ANALYSES_SEPARATOR``). Whether a metric
+passed its threshold, and the dataset it was measured on, have no place in the
+schema and are left out. Empty fields are left out rather than written empty,
+and the output depends only on the card.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ OUT_OF_SCOPE = "Out of scope: "
 """Prefix of a limitation that is an out-of-scope use (MCT has no field for those)."""
 FACTOR = "Factor affecting performance: "
 """Prefix of a limitation that is a factor (MCT has no field for those either)."""
+ANALYSES_SEPARATOR = "\n\n"
+"""Between quantitative analyses in ``quantitative_analysis.graphics.description``."""
 
 
 def to_model_card_toolkit(card: CardRecord, *, model_name: str) -> dict[str, Any]:
@@ -58,7 +63,8 @@ def to_model_card_toolkit(card: CardRecord, *, model_name: str) -> dict[str, Any
         "model_details": details,
         "model_parameters": _some(data=data),
         "quantitative_analysis": _some(
-            performance_metrics=[_metric(result) for result in content.evaluation]
+            performance_metrics=[_metric(result) for result in content.evaluation],
+            graphics=_some(description=ANALYSES_SEPARATOR.join(content.quantitative_analyses)),
         ),
         "considerations": considerations,
     }

@@ -15,6 +15,8 @@ The reverse of ``sources.cards.toolkit``. The mapping:
 - ``quantitative_analysis.performance_metrics[]``: ``type``, ``value`` and
   ``threshold`` (text in the toolkit; numbers accepted), ``slice``. A metric
   without a type or a finite numeric value is skipped;
+  ``quantitative_analysis.graphics.description``: the quantitative analyses,
+  one per paragraph (as the export writes them);
 - ``considerations``: ``users`` and ``use_cases`` are the intended use;
   ``limitations`` are caveats, except those the export prefixed ``Out of
   scope:`` or ``Factor affecting performance:``, read back as out-of-scope uses
@@ -25,8 +27,9 @@ Reading never raises on a JSON object: whatever is missing, blank or of an
 unexpected type is skipped. Text is kept as written (not stripped), so what
 the export wrote reads back equal, except for what it cannot carry:
 
-- quantitative analyses, ``extra``, and each metric's dataset and pass/fail:
-  the export leaves them out, they read back empty;
+- ``extra``, and each metric's dataset and pass/fail: the export leaves them
+  out, they read back empty;
+- a quantitative analysis holding a blank line reads back as several;
 - an intended use with no uses, users or out-of-scope uses reads back as none;
 - a dataset named exactly its URI reads back without a name;
 - a license identifier is read back stripped of surrounding spaces (the
@@ -47,7 +50,7 @@ import re
 from typing import Any
 
 from sources.cards.markdown import number_text
-from sources.cards.toolkit import FACTOR, OUT_OF_SCOPE
+from sources.cards.toolkit import ANALYSES_SEPARATOR, FACTOR, OUT_OF_SCOPE
 from sources.errors import InputError
 from sources.models.model import CardContent, DatasetRef, EvaluationResult, IntendedUse
 
@@ -92,7 +95,9 @@ def content_from_model_card_toolkit(document: dict[str, Any]) -> CardContent:
         primary_users=_described(considerations.get("users")),
         out_of_scope=out_of_scope,
     )
-    metrics = _obj(document.get("quantitative_analysis")).get("performance_metrics")
+    analysis = _obj(document.get("quantitative_analysis"))
+    metrics = analysis.get("performance_metrics")
+    analyses = _text(_obj(analysis.get("graphics")).get("description")) or ""
     return CardContent(
         overview=_text(details.get("overview")),
         owners=[owner for item in _list(details.get("owners")) if (owner := _owner(item))],
@@ -104,6 +109,7 @@ def content_from_model_card_toolkit(document: dict[str, Any]) -> CardContent:
         evaluation=[result for item in _dicts(metrics) if (result := _metric(item))],
         training_data=training,
         evaluation_data=evaluation,
+        quantitative_analyses=[a for a in analyses.split(ANALYSES_SEPARATOR) if a.strip()],
         ethical_considerations=_risks(considerations.get("ethical_considerations")),
         caveats=caveats,
     )

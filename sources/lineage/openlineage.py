@@ -149,7 +149,11 @@ class LineageIngestor:
             if state != stored:
                 await self._write_run(session, execution_id, pipeline_name, event.run_id, state)
             await self._lineage.upsert_datasets_in(session, datasets)
-            recorded = await self._lineage.record_in(session, edges, origin=ORIGIN)
+            # An edge holds from when the event says it happened (as AWS-derived edges
+            # hold from their fact's start), so asOf reads a late-reported run right;
+            # never later than now, so a producer's fast clock cannot hide it.
+            since = min(event.event_time, utcnow())
+            recorded = await self._lineage.record_in(session, edges, origin=ORIGIN, at=since)
         return IngestResult(
             execution_id=execution_id,
             status=state.status,

@@ -118,6 +118,11 @@ class LineageService:
         edges.sort(key=lambda e: (e.from_key, e.to_key, e.kind))
         return dataclasses.replace(graph, nodes=nodes, edges=edges, truncated=truncated)
 
+    async def ever_linked(self, key: str) -> bool:
+        """Whether any edge, live or retired, recorded or derived, ever touched ``key``."""
+        await self.refresh()
+        return await self.store.ever_linked(key)
+
     async def impact(self, dataset: str, *, depth: int, node_budget: int) -> list[ImpactPath]:
         """Deployments downstream of a dataset, each with the shortest path to it."""
         if split_key(dataset)[0] is not NodeType.DATASET:

@@ -75,8 +75,11 @@ class CardStore:
         content: CardContent,
         status: ModelCardStatus,
         updated_by: str | None,
+        at: datetime | None = None,
     ) -> CardRecord:
         """Save ``content`` as the next revision of the card of ``arn`` and return it.
+
+        ``at`` dates the revision (default now): for importing a card's history.
 
         ``base_revision`` is the revision the edit started from: ``None`` or 0
         when the editor saw no card. When it is not the newest revision, or
@@ -94,7 +97,7 @@ class CardStore:
             source=CardSource.MLMETA,
             revision=base + 1,
             status=status,
-            updated_at=utcnow(),
+            updated_at=at or utcnow(),
             updated_by=updated_by,
             content=content,
         )

@@ -53,25 +53,39 @@ def _sqlite_pragmas(*, foreign_keys: bool) -> Any:
     return on_connect
 
 
+_SQLITE_OUTAGES = ("unable to open", "database is locked", "disk i/o", "disk is full")
+"""SQLite reports outages and bad SQL alike as OperationalError; these are the outages."""
+_SQLSTATE_OUTAGES = ("08", "53", "57", "58")
+"""SQLSTATE classes of an unavailable server: connection exception, insufficient
+resources, operator intervention (statement timeout, shutdown), system error."""
+
+
 def is_db_failure(exc: BaseException) -> bool:
     """The database is unreachable, gone away or too slow; not: a constraint, a bad query."""
-    return isinstance(
+    if isinstance(
         exc,
         (
-            sa_exc.OperationalError,
             sa_exc.InterfaceError,
             sa_exc.DisconnectionError,
             sa_exc.TimeoutError,  # no pooled connection came free in time
             TimeoutError,
-            ConnectionError,
+            OSError,  # the driver could not connect at all
         ),
-    )
+    ):
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if state := _sqlstate(exc):
+        return state[:2] in _SQLSTATE_OUTAGES
+    message = str(exc.orig).lower()
+    return isinstance(exc, sa_exc.OperationalError) and any(m in message for m in _SQLITE_OUTAGES)
 
 
-def _statement_timed_out(exc: BaseException) -> bool:
-    """PostgreSQL cancelled the statement at ``statement_timeout`` (SQLSTATE 57014)."""
-    orig = getattr(exc, "orig", None)
-    return "57014" in (getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None))
+def _sqlstate(exc: sa_exc.DBAPIError) -> str | None:
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return state if isinstance(state, str) else None
 
 
 class MetaDB:
@@ -117,7 +131,8 @@ class MetaDB:
         except Exception as exc:
             if not is_db_failure(exc):
                 raise
-            if _statement_timed_out(exc) or isinstance(exc, TimeoutError):
+            timed_out = isinstance(exc, sa_exc.DBAPIError) and _sqlstate(exc) == "57014"
+            if timed_out or isinstance(exc, TimeoutError):
                 raise UpstreamTimeoutError(
                     "metadata database did not answer in time", source=self.name
                 ) from exc

@@ -138,6 +138,14 @@ class LineageStore(DatasetStore):
         async with self._metadb.engine.connect() as conn:
             return await self._neighbours(conn, list(dict.fromkeys(keys)), direction, when)
 
+    async def ever_linked(self, key: str) -> bool:
+        """Whether any edge, live or retired, ever touched ``key``; one ``LIMIT 1`` statement."""
+        split_key(key)
+        touching = sa.or_(col(LineageEdge.from_id) == key, col(LineageEdge.to_id) == key)
+        async with self._metadb.engine.connect() as conn:
+            found = await conn.execute(sa.select(sa.literal(1)).where(touching).limit(1))
+            return found.first() is not None
+
     async def walk(
         self,
         root: str,

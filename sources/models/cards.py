@@ -2,6 +2,9 @@
 
 The two are never merged: a version may have one of each, and each keeps its
 own ``source``, revisions and status. mlmeta's cards are the editable ones.
+Which of them is "the" card of a version, now (``ModelVersion.card``) and at
+any past instant (a lineage walk's ``ModelCard`` node), is one rule:
+``card_in_force``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,17 @@ def card_key(card: CardRecord) -> str:
     if card.source is CardSource.SAGEMAKER:
         return f"{card.model_version_arn}@sagemaker/{card.revision}"
     return f"{card.model_version_arn}@{card.revision}"
+
+
+def card_in_force(cards: Sequence[CardRecord]) -> CardRecord | None:
+    """The card a reviewer takes as the version's: the newest APPROVED one, whichever tool
+    holds it, else the newest one (by last update); None when there is none.
+
+    An approval outranks recency so that a newer draft (an import, an edit in
+    progress) never silently replaces the card a reviewer signed off.
+    """
+    approved = [c for c in cards if c.status is ModelCardStatus.APPROVED]
+    return max(approved or cards, key=lambda c: c.updated_at, default=None)
 
 
 def card_from_sagemaker(card: SageMakerCard, package_arn: str) -> CardRecord:
@@ -70,20 +84,23 @@ class CardService:
         return [card_from_sagemaker(v, card.model_version_arn) for v in versions]
 
     async def as_of(self, arns: Sequence[str], at: datetime) -> list[CardRecord | None]:
-        """For each version, the card revision in force at ``at``: mlmeta's, else the
-        SageMaker card version last changed by then."""
-        found = list(await self._store.as_of(arns, at))
-        missing = [i for i, card in enumerate(found) if card is None]
-        if not missing or self._registry is None:
-            return found
-        theirs = await self._registry.card_for_versions([arns[i] for i in missing])
-        named = [(i, card.name) for i, card in zip(missing, theirs, strict=True) if card]
+        """For each version, the card in force at ``at`` (``card_in_force``) among its
+        mlmeta card and its SageMaker card, each as last changed by then."""
+        ours = list(await self._store.as_of(arns, at))
+        if self._registry is None:
+            return ours
+        theirs = await self._registry.card_for_versions(arns)
+        named = [(i, card.name) for i, card in enumerate(theirs) if card]
         histories = await asyncio.gather(*(self._registry.card_versions(name) for _, name in named))
+        found: list[CardRecord | None] = []
+        then: dict[int, CardRecord] = {}
         for (index, _), versions in zip(named, histories, strict=True):
-            then = [v for v in versions if v.updated_at <= at]
-            if then:
-                newest = max(then, key=lambda v: v.version)
-                found[index] = card_from_sagemaker(newest, arns[index])
+            known = [v for v in versions if v.updated_at <= at]
+            if known:
+                then[index] = card_from_sagemaker(max(known, key=lambda v: v.version), arns[index])
+        for index, mine in enumerate(ours):
+            cards = [c for c in (mine, then.get(index)) if c is not None]
+            found.append(card_in_force(cards))
         return found
 
     async def save(

@@ -156,7 +156,12 @@ class PipelineService:
             fetch, statuses=statuses, since=since, limit=limit, cursor=cursor, source=source
         )
         stored = await self.store.executions_by_ids([e.id for e in page.items])
-        merged = [s if s is not None else e for e, s in zip(page.items, stored, strict=True)]
+        # A stored run still going (kept for the metrics logged to it) is older news
+        # than the summary just listed: only a finished record replaces it.
+        merged = [
+            s if s is not None and s.finished else e
+            for e, s in zip(page.items, stored, strict=True)
+        ]
         return ExecutionPage(
             items=merged, next_token=page.next_token, item_cursors=page.item_cursors
         )

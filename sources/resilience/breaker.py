@@ -169,7 +169,7 @@ class CircuitBreaker:
         if probe:
             self._probing = False
             self._open()
-        elif self._state is CircuitState.CLOSED:
+        elif self._state is CircuitState.CLOSED and self.enabled:
             # Calls admitted before the circuit opened do not extend or re-open it.
             self._failures += 1
             if self._failures >= self.failure_threshold:

@@ -133,11 +133,11 @@ def test_over_budget_over_the_websocket_is_an_error(tight: TestClient) -> None:
 
 def test_token_budgets_are_configured_like_service_tokens() -> None:
     settings = load_settings(
-        environ={"MLMETA_SERVICE_TOKEN_BUDGETS": "ci-bot:50:20000, nightly:5.5:30000"}
+        environ={"MLMETA_SERVICE_TOKEN_BUDGETS": "ci-bot:50:60000, nightly:5.5:90000"}
     )
     assert settings.service_token_budgets == (
-        TokenBudget("ci-bot", 50.0, 20000),
-        TokenBudget("nightly", 5.5, 30000),
+        TokenBudget("ci-bot", 50.0, 60000),
+        TokenBudget("nightly", 5.5, 90000),
     )
 
 

@@ -136,7 +136,11 @@ def test_the_entity_page_is_well_under_the_limit(
 
 def test_weighted_fields_state_their_cost_in_the_schema() -> None:
     sdl = str(build_schema(Settings()))
-    assert "The newest run. Cost: 5 for the upstream work." in sdl
+    # After the sources the field depends on (gateway.upstreams), the cost.
+    assert (
+        "The newest run. Sources: stepfunctions, sagemaker, metadb (null if one fails). "
+        "Cost: 5 for the upstream work." in sdl
+    )
     assert "Cost: counted as 10 items." in sdl
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +20,8 @@ from gateway.cli import main
 from gateway.config import Settings
 from gateway.demo import DemoSummary
 from gateway.demo.catalog_files import write_catalog
+from gateway.lineage_bundle import CliError
+from gateway.lineage_cli import as_of_instant
 from resolvers.ids import encode_id
 from tests.conftest import SERVICE_TOKEN, WRITER_TOKEN, gql
 from tests.support.http_server import serve_app
@@ -106,8 +108,10 @@ def test_an_exported_bundle_verifies(
     assert {"from": version_key, "to": graph["root"], "kind": "DEPLOYED"}.items() <= next(
         e for e in graph["edges"] if e["kind"] == "DEPLOYED"
     ).items()
-    assert [c["key"] for c in bundle["cards"]] == [f"ModelCard:{demo.arn}@1"]
-    assert "Predicts churn" in bundle["cards"][0]["markdown"]
+    # The approved SageMaker card, not the newer mlmeta card still pending review.
+    assert [c["key"] for c in bundle["cards"]] == [f"ModelCard:{demo.arn}@sagemaker/2"]
+    assert bundle["cards"][0]["status"] == "APPROVED"
+    assert bundle["cards"][0]["markdown"].startswith("# ")
     assert [a["key"] for a in bundle["approvals"]] == [version_key]
     capsys.readouterr()
     assert main(["lineage", "verify", str(out)]) == 0
@@ -230,6 +234,46 @@ def test_a_bad_as_of_is_refused_before_asking(
     gone = Demo("http://127.0.0.1:9", "", "", "s3://x/y", as_of)
     assert export(gone, tmp_path / "b.json") == 1
     assert "--as-of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("as_of", "instant"),
+    [
+        ("2026-11-20Z", "2026-11-20T00:00:00.000Z"),
+        ("2026-11-20", "2026-11-20T00:00:00.000Z"),
+        ("2026-11-20T12:00:00Z", "2026-11-20T12:00:00.000Z"),
+        ("2026-11-20T14:00:00+02:00", "2026-11-20T12:00:00.000Z"),
+    ],
+)
+def test_as_of_takes_a_date_with_or_without_z_or_an_instant(as_of: str, instant: str) -> None:
+    assert as_of_instant(as_of) == instant
+
+
+def test_the_offset_hint_for_a_naive_instant_is_itself_accepted() -> None:
+    with pytest.raises(CliError) as refused:
+        as_of_instant("2026-11-20T12:00:00")
+    hint = str(refused.value).rpartition("e.g. ")[2]
+    assert as_of_instant(hint) == "2026-11-20T12:00:00.000Z"
+
+
+def test_an_export_as_of_a_date_asks_for_midnight_utc(demo: Demo, tmp_path: Path) -> None:
+    out = tmp_path / "bundle.json"
+    day = demo.as_of[:10]
+    assert export(replace(demo, as_of=day + "Z"), out) == 0
+    assert json.loads(out.read_text())["query"]["asOf"] == f"{day}T00:00:00.000Z"
+
+
+def test_exporting_a_node_mlmeta_has_never_seen_fails_and_writes_nothing(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bundle.json"
+    nope = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/nope"
+    assert export(demo, out, of=nope) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "(NotFoundError)" in err
+    assert f"Deployment:{nope}" in err
+    assert not out.exists()
 
 
 def test_verify_refuses_a_file_that_is_not_a_bundle(

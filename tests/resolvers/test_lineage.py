@@ -92,8 +92,10 @@ def test_an_edge_against_the_flow_is_refused_and_nothing_is_stored(gateway: Test
     backwards = {"from": dataset("s3://b/x"), "to": dataset("s3://b/z"), "kind": "DEPLOYED"}
     body = gql(gateway, RECORD, {"edges": [good, backwards]}, WRITER, expect_errors=True)
     assert codes(body) == ["InputError"]
-    walked = gql(gateway, WALK, {"of": good["from"], "direction": "BOTH", "depth": 2})
-    assert walked["data"]["lineage"]["edges"] == []
+    walked = gql(
+        gateway, WALK, {"of": good["from"], "direction": "BOTH", "depth": 2}, expect_errors=True
+    )
+    assert codes(walked) == ["NotFoundError"]  # not even the good edge made the node known
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": f"Bearer {SERVICE_TOKEN}"}])
@@ -179,9 +181,10 @@ def test_impact_lists_deployments_downstream_of_a_dataset_with_their_path(
     ]
     gql(gateway, RECORD, {"edges": edges}, WRITER)
     query = """query ($id: ID!) { impact(datasetId: $id) {
-      deployment { id } pathIds path { __typename } } }"""
+      deployment { id name } pathIds path { __typename } } }"""
     paths = gql(gateway, query, {"id": ids["source"]})["data"]["impact"]
     assert [p["deployment"]["id"] for p in paths] == [ids["deployment"]]
+    assert paths[0]["deployment"]["name"]  # a Deployment: its fields need no fragment
     assert paths[0]["pathIds"] == [
         ids["source"],
         ids["derived"],
@@ -341,4 +344,98 @@ def test_the_card_in_force_joins_the_graph_upstream_of_its_version(gateway: Test
     )
     graph = gql(gateway, query, {"of": version})["data"]["lineage"]
     cards = [n for n in graph["nodes"] if "source" in n]
-    assert [(c["source"], c["revision"]) for c in cards] == [("mlmeta", 1)]
+    # A newer mlmeta draft does not replace the approved card (ModelVersion.card's rule).
+    assert [(c["source"], c["revision"]) for c in cards] == [("sagemaker", 2)]
+
+
+# ------------------------------------------------------------- not found ---
+
+ENDPOINT_ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/nope"
+
+
+@pytest.mark.parametrize(
+    "of",
+    [
+        dataset("s3://mlmeta-test/never-recorded"),
+        encode_id("Deployment", ENDPOINT_ARN),
+        ENDPOINT_ARN,
+        "Dataset:s3://mlmeta-test/never-recorded",
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/nope/1",
+        encode_id("PipelineExecution", "external:airflow-prod/nope:1"),
+    ],
+    ids=["dataset-id", "deployment-id", "endpoint-arn", "lineage-key", "package-arn", "run-id"],
+)
+def test_the_lineage_of_a_node_mlmeta_has_never_seen_is_not_found(
+    gateway: TestClient, of: str
+) -> None:
+    body = gql(gateway, WALK, {"of": of, "direction": "BOTH", "depth": 2}, expect_errors=True)
+    assert codes(body) == ["NotFoundError"]
+    assert "never seen" in body["errors"][0]["message"]
+    assert body["data"]["lineage"] is None
+
+
+def test_a_node_only_its_source_knows_has_a_one_node_graph(
+    gateway: TestClient, moto_endpoint: str
+) -> None:
+    sagemaker = boto3.client("sagemaker", endpoint_url=moto_endpoint, region_name="us-east-1")
+    group = f"tunlinked-{uuid.uuid4().hex[:10]}"
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "example/scorer:1", "ModelDataUrl": f"s3://b/{group}.tgz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    graph = gql(gateway, WALK, {"of": arn, "direction": "BOTH", "depth": 2})["data"]["lineage"]
+    assert graph["nodeIds"] == [encode_id("ModelVersion", arn)]
+    assert graph["edges"] == []
+
+
+def test_a_node_whose_edges_were_all_retired_is_still_known(gateway: TestClient) -> None:
+    source = dataset("s3://mlmeta-test/retired-only")
+    edge = {
+        "from": source,
+        "to": dataset("s3://mlmeta-test/retired-only-2"),
+        "kind": "DERIVED_FROM",
+    }
+    gql(gateway, RECORD, {"edges": [edge]}, WRITER)
+    gql(gateway, RETIRE, {"edges": [edge]}, WRITER)
+    graph = gql(gateway, WALK, {"of": source, "direction": "BOTH", "depth": 1})["data"]["lineage"]
+    assert graph["edges"] == []
+
+
+def test_lineage_takes_the_forms_the_cli_takes(gateway: TestClient) -> None:
+    version, _ = version_and_deployment(gateway)
+    arn = gql(gateway, 'query { modelVersion(model: "churn-model", version: "3") { arn } }')[
+        "data"
+    ]["modelVersion"]["arn"]
+    query = """query ($of: ID!) { lineage(of: $of, depth: 1, asOf: "2030-01-01T00:00:00Z") {
+      digest nodeIds } }"""
+    by_id = gql(gateway, query, {"of": version})["data"]["lineage"]
+    for form in (arn, f"ModelVersion:{arn}"):
+        assert gql(gateway, query, {"of": form})["data"]["lineage"] == by_id
+    source = chain(gateway, "s3://mlmeta-test/forms")["source"]
+    by_uri = gql(gateway, query, {"of": "s3://mlmeta-test/forms"})["data"]["lineage"]
+    assert by_uri["nodeIds"][0] == source
+
+
+@pytest.mark.parametrize(
+    "of", ["arn:aws:s3:::bucket/key", "not an id", encode_id("Pipeline", "churn-training")]
+)
+def test_a_node_named_in_no_form_lineage_takes_is_an_input_error(
+    gateway: TestClient, of: str
+) -> None:
+    body = gql(gateway, WALK, {"of": of, "direction": "BOTH", "depth": 2}, expect_errors=True)
+    assert codes(body) == ["InputError"]
+
+
+def test_the_impact_of_a_dataset_mlmeta_has_never_seen_is_not_found(gateway: TestClient) -> None:
+    query = """query ($id: ID!) { impact(datasetId: $id) { deploymentId } }"""
+    unknown = gql(gateway, query, {"id": dataset("s3://mlmeta-test/nope")}, expect_errors=True)
+    assert codes(unknown) == ["NotFoundError"]
+    chain(gateway, "s3://mlmeta-test/no-deployment")
+    known = gql(gateway, query, {"id": dataset("s3://mlmeta-test/no-deployment-clean")})
+    assert known["data"]["impact"] == []

@@ -141,7 +141,6 @@ def exportable(content: CardContent) -> CardContent:
         content,
         intended_use=None if intended == IntendedUse() else intended,
         evaluation=[replace(r, dataset=None, passed=None) for r in content.evaluation],
-        quantitative_analyses=[],
         extra={},
     )
 
@@ -320,11 +319,13 @@ def test_lossy_fields_read_back_empty() -> None:
         intended_use=IntendedUse(),
         evaluation=[EvaluationResult("auc", 0.9, "holdout", passed=True)],
         training_data=[DatasetRef("s3://b/t", name="s3://b/t")],
-        quantitative_analyses=["Stable across months."],
+        quantitative_analyses=["Stable across months.\n\nExcept in December."],
         extra={"risk_rating": "Low"},
     )
     assert round_trip(content) == CardContent(
-        evaluation=[EvaluationResult("auc", 0.9)], training_data=[DatasetRef("s3://b/t")]
+        evaluation=[EvaluationResult("auc", 0.9)],
+        training_data=[DatasetRef("s3://b/t")],
+        quantitative_analyses=["Stable across months.", "Except in December."],
     )
 
 

@@ -24,7 +24,8 @@ that mlmeta uses, with the behaviour seen on the real one:
 
 Tests read ``requests`` (method, path, query, Authorization header, body) and
 ``calls`` (per endpoint) to hold batching and token forwarding to numbers;
-``fail()`` makes every endpoint answer an error, ``delay_seconds`` makes it
+``fail()`` makes every endpoint (or the ones named) answer an error: a fault at
+the transport, as a broken portal would give it. ``delay_seconds`` makes it
 slow, and ``max_page_size`` caps pages as a stingy portal would. ``hidden``
 plays the permission framework: bearer token -> refs that token may not see,
 which by-refs answers ``null`` for, by-query and facets leave out and by-name
@@ -118,6 +119,8 @@ class FakeBackstage:
         self.requests: list[LoggedRequest] = []
         self.calls: Counter[str] = Counter()
         self.failure: tuple[int, str, str] | None = None
+        self.failing_endpoints: set[str] | None = None
+        """Endpoints that answer ``failure``; None: all of them."""
         self.delay_seconds = 0.0
         self.max_page_size: int | None = None
         self.totals_on_later_pages = True
@@ -137,14 +140,24 @@ class FakeBackstage:
         self.requests.clear()
         self.calls.clear()
         self.failure = None
+        self.failing_endpoints = None
         self.delay_seconds = 0.0
         self.max_page_size = None
         self.totals_on_later_pages = True
         self.hidden.clear()
 
-    def fail(self, status: int = 500, name: str = "Error", message: str = "boom") -> None:
-        """Answer every request with this error from now on."""
+    def fail(
+        self,
+        status: int = 500,
+        name: str = "Error",
+        message: str = "boom",
+        *,
+        endpoints: Collection[str] | None = None,
+    ) -> None:
+        """Answer every request (or those to ``endpoints``: 'by-refs', 'by-query',
+        'entity-facets', 'by-name') with this error from now on."""
         self.failure = (status, name, message)
+        self.failing_endpoints = set(endpoints) if endpoints is not None else None
 
     def tokens_seen(self) -> list[str | None]:
         return [r.token for r in self.requests]
@@ -200,7 +213,8 @@ class FakeBackstage:
                 raise _Reject(401, "AuthenticationError", "Missing credentials")
             if header.removeprefix("Bearer ") not in self.tokens:
                 raise _Reject(401, "AuthenticationError", "Illegal token")
-        if self.failure is not None:
+        failing = self.failing_endpoints
+        if self.failure is not None and (failing is None or endpoint in failing):
             raise _Reject(*self.failure)
         return body
 
