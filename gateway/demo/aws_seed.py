@@ -12,9 +12,11 @@ What moto gives the demo, and what it does not (moto 5.2):
   TIMED_OUT (the definition's ``TimeoutSeconds`` is honoured, in real seconds).
 - ``stop_execution``'s ``error`` and ``cause`` are dropped by moto: an ABORTED
   execution describes without them. A TIMED_OUT execution has no ``stopDate``.
-- Executions start "now": moto cannot backdate them, so every run of the demo
-  happened within the last few seconds, and moto's SageMaker jobs (processing,
-  training, transform) are "Completed" the moment they are created.
+- Executions start "now": no API can backdate them, so every run seeded here
+  happened within the last few seconds (``backdate`` then moves them, and
+  everything else the seed made, to the demo's timeline), and moto's SageMaker
+  jobs (processing, training, transform) are "Completed" the moment they are
+  created.
 - The RUNNING run waits in moto for a day (a thread of the moto server); the
   TIMED_OUT one costs the seed ``SCORING_TIMEOUT_SECONDS`` of wall time.
 - SageMaker Pipelines executions succeed at once and have no steps

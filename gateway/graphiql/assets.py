@@ -2,7 +2,7 @@
 
 The vendored files (``static/``, listed with their sha256 in ``static/MANIFEST.json``;
 ``build/vendor.py`` writes both) and mlmeta's own page script and stylesheet are
-read once, when the app is built, and kept in memory (about 1.6 MB, 0.4 MB
+read once, when the app is built, and kept in memory (about 1.6 MB, 0.65 MB
 gzipped). The page links each file with ``?v=<its hash>``, so browsers may keep
 it for a year: a new version is a new URL.
 """

@@ -104,7 +104,7 @@ def test_state_machines_are_ml_pipelines_in_real_asl(summary: DemoSummary, sfn: 
         "UsageFeatures",
     ]
     gate = training["States"]["QualityGate"]
-    assert gate["Choices"][0]["Next"] == "RegisterModel"
+    assert [c["Next"] for c in gate["Choices"]] == ["PassedNotRegistered", "RegisterModel"]
     assert gate["Default"] == "ModelQualityGateFailed"
     assert {"Map", "Wait", "Task"} <= state_types(scoring["States"])
     assert scoring["TimeoutSeconds"] > 0
@@ -154,7 +154,7 @@ def test_succeeded_run_has_per_state_history_with_real_jobs(summary: DemoSummary
         "WaitStateEntered",
         "ChoiceStateEntered",
     } <= set(types)
-    assert entered[:3] == ["ValidateData", "Preprocess", "BuildFeatures"]
+    assert entered[:4] == ["ValidateData", "Preprocess", "WaitForPreprocessing", "BuildFeatures"]
     assert {"CustomerFeatures", "UsageFeatures", "Train", "QualityGate", "RegisterModel"} <= set(
         entered
     )
@@ -279,7 +279,7 @@ REQUIRED_SPEC = {
 
 @pytest.fixture
 def catalog_folder(tmp_path: Path) -> Path:
-    assert write_catalog(tmp_path) == 24
+    assert write_catalog(tmp_path) == 25
     return tmp_path
 
 
@@ -361,7 +361,7 @@ def test_catalog_entities_are_valid_backstage(catalog_folder: Path) -> None:
 
 def test_write_catalog_overwrites_and_can_move_region(tmp_path: Path) -> None:
     (tmp_path / "pipelines.yaml").write_text("stale: true\n")
-    assert write_catalog(tmp_path) == write_catalog(tmp_path) == 24
+    assert write_catalog(tmp_path) == write_catalog(tmp_path) == 25
     assert "churn-training-pipeline" in (tmp_path / "pipelines.yaml").read_text()
     moved = tmp_path / "eu"
     write_catalog(moved, region="eu-west-1")

@@ -1,30 +1,38 @@
-"""The demo keeps a run going, so there is always something to watch live."""
+"""The heartbeat's run: staging, step by step, passing the gate and registering nothing."""
 
 from __future__ import annotations
 
 import asyncio
-import time
+from typing import Any
+
+import boto3
 
 from gateway.demo import DemoSummary
-from gateway.demo.live import start_live_run
-from sources.aws import AwsSettings, open_client
+from gateway.demo.live import Heartbeat, run_once
+from tests.demo.demo_server import free_port
 
 
-async def _status(endpoint: str, arn: str) -> str:
-    from contextlib import AsyncExitStack
-
-    async with AsyncExitStack() as stack:
-        sfn = await open_client(stack, "stepfunctions", AwsSettings("us-east-1", endpoint, 5, 1))
-        return str((await sfn.describe_execution(executionArn=arn))["status"])
+def entered_states(sfn: Any, arn: str) -> list[str]:
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered = [e.get("stateEnteredEventDetails") for e in events]
+    return [details["name"] for details in entered if details]
 
 
-def test_a_live_run_waits_in_training_then_succeeds(
+def test_a_live_run_waits_at_each_step_passes_the_gate_and_registers_nothing(
     moto_endpoint: str, demo_aws: DemoSummary
 ) -> None:
-    arn = asyncio.run(start_live_run(moto_endpoint, "us-east-1", wait_seconds=2))
-    assert asyncio.run(_status(moto_endpoint, arn)) == "RUNNING"
-    deadline = time.monotonic() + 40
-    while (status := asyncio.run(_status(moto_endpoint, arn))) == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
+    sagemaker = boto3.client("sagemaker", endpoint_url=moto_endpoint, region_name="us-east-1")
+    before = sagemaker.list_model_packages(ModelPackageGroupName="churn-model")
+    # No gateway listens there: the metric posts are dropped and the run goes on.
+    beat = Heartbeat(moto_endpoint, "us-east-1", f"http://127.0.0.1:{free_port()}", "t", 1)
+
+    arn, status = asyncio.run(run_once(beat))
+
     assert status == "SUCCEEDED"
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_endpoint, region_name="us-east-1")
+    states = entered_states(sfn, arn)
+    waits = ["WaitForPreprocessing", "WaitForFeatures", "WaitForTraining", "WaitForEvaluation"]
+    assert [s for s in states if s.startswith("WaitFor")] == waits
+    assert states[-2:] == ["QualityGate", "PassedNotRegistered"]
+    after = sagemaker.list_model_packages(ModelPackageGroupName="churn-model")
+    assert len(after["ModelPackageSummaryList"]) == len(before["ModelPackageSummaryList"])
