@@ -16,6 +16,7 @@ from gateway.extensions.cost import cost_limit
 from gateway.extensions.deadline import execution_deadline
 from gateway.extensions.document_limits import DocumentLimits, document_limits
 from gateway.extensions.error_codes import ErrorCodes
+from gateway.extensions.introspection_cache import introspection_cache
 from gateway.extensions.stale import StaleReport
 from gateway.extensions.validation import GuardedValidationCache
 from gateway.limits.budget import Rate
@@ -83,6 +84,8 @@ def extensions_for(settings: Settings) -> list[type[SchemaExtension] | Callable[
         ),
         *execution_bounds(settings),
         StaleReport,
+        # Innermost on_execute: a cached introspection result skips only the execution.
+        introspection_cache(),
     ]
 
 

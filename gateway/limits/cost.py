@@ -10,8 +10,10 @@ the enclosing connection field for `edges`/`nodes`), the length of the list
 argument it answers (`ids`, `executionIds`, `metrics`, `names`), an Int argument
 (`lastRuns`, `maxPoints`, `nodeBudget`), or the expected size in ``WEIGHTS``.
 Where a type condition splits a selection (`... on Pipeline`), every branch is
-added: an upper bound. Introspection (`__schema`, `__type`) costs nothing: it
-is answered from memory and bounded by the schema's size.
+added: an upper bound. Introspection is bounded by the schema's size, not by
+the document: `__schema` costs a flat ``SCHEMA_INTROSPECTION_COST`` (the whole
+type system, about as much CPU as the entity page when not cached), `__type`
+``TYPE_INTROSPECTION_COST``, and what they select nothing more.
 
 The same walk refuses any `first`/`last` over the page size, so one pass over the
 document does both. Fragments are costed once per (fragment, enclosing
@@ -50,6 +52,10 @@ from gateway.limits.weights import DEFAULT_LIST, DEFAULT_PAGE, WEIGHTS, FieldCos
 
 PAGE_ARGUMENTS = ("first", "last")
 _ROOT_OF = {"query": "query_type", "mutation": "mutation_type", "subscription": "subscription_type"}
+
+SCHEMA_INTROSPECTION_COST = 500
+TYPE_INTROSPECTION_COST = 5
+_INTROSPECTION = {"__schema": SCHEMA_INTROSPECTION_COST, "__type": TYPE_INTROSPECTION_COST}
 
 # A step of the walk: yields the sub-walks it needs, returns a cost.
 Walk = Generator["Walk", int, int]
@@ -112,7 +118,7 @@ class _Walker:
         name = node.name.value
         self._check_pages(node)
         if name.startswith("__"):
-            return 0
+            return _INTROSPECTION.get(name, 0)
         definition: GraphQLField | None = getattr(parent, "fields", {}).get(name)
         if definition is None:  # unknown to the schema: validation says so
             return 0
