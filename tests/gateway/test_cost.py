@@ -90,6 +90,16 @@ def test_nested_lists_multiply_and_are_refused_before_any_upstream_call(
     assert sum(catalog.calls.values()) == 0
 
 
+def test_nested_lists_are_refused_over_the_websocket_before_any_upstream_call(
+    client: TestClient, catalog: CountingCatalog
+) -> None:
+    message = subscribe(client, BREADTH)
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert errors[0]["extensions"]["cost"] > 1_000_000
+    assert sum(catalog.calls.values()) == 0
+
+
 def test_every_served_response_carries_its_cost(client: TestClient) -> None:
     body = gql(client, "{ viewer { subject kind } }")
     assert body["extensions"]["cost"]["requested"] == 1
