@@ -16,9 +16,13 @@ from starlette.routing import Route, WebSocketRoute
 from gateway.config import Settings, load_settings
 from gateway.graphiql import graphiql
 from gateway.http import BodySizeLimit, healthz, readyz, sdl
-from gateway.ingest import metrics_endpoint
+from gateway.ingest import metrics_endpoint as ingest_endpoint
 from gateway.lineage_http import lineage_endpoint
 from gateway.loop_monitor import loop_monitor
+from gateway.observability.http import TraceRequests
+from gateway.observability.logs import configure_logging
+from gateway.observability.metrics import metrics_endpoint, sampling
+from gateway.observability.tracing import configure_tracing
 from gateway.realtime import stepfunctions_events_endpoint
 from gateway.resources import open_resources
 from gateway.response_limit import ResponseSizeLimit
@@ -41,7 +45,11 @@ def create_app(settings: Settings | None = None, *, announce: bool = True) -> St
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_resources(settings) as resources, loop_monitor(settings.loop_stall_warn_ms):
+        async with (
+            open_resources(settings) as resources,
+            loop_monitor(settings.loop_stall_warn_ms),
+            sampling(resources),
+        ):
             graphql = GatewayGraphQL(
                 resources,
                 schema=schema,
@@ -73,13 +81,16 @@ def create_app(settings: Settings | None = None, *, announce: bool = True) -> St
             Route("/readyz", readyz, methods=["GET"]),
             Route("/schema.graphql", sdl, methods=["GET"]),
             Route("/api/v1/events/stepfunctions", stepfunctions_events, methods=["POST"]),
-            Route(
-                "/api/v1/executions/{execution:path}/metrics", metrics_endpoint, methods=["POST"]
-            ),
+            Route("/api/v1/executions/{execution:path}/metrics", ingest_endpoint, methods=["POST"]),
             Route("/api/v1/lineage", lineage_endpoint, methods=["POST"]),
             *([ide.route] if ide else []),
+            *([Route("/metrics", metrics_endpoint, methods=["GET"])] if settings.metrics else []),
         ],
-        middleware=[Middleware(BodySizeLimit, limit=settings.max_body_bytes)],
+        # Outermost: the request id and trace span cover everything after it.
+        middleware=[
+            Middleware(TraceRequests),
+            Middleware(BodySizeLimit, limit=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -100,5 +111,10 @@ class _Deferred:
 
 
 def create_app_from_env() -> Starlette:
-    """uvicorn factory entry (``gateway.app:create_app_from_env``): settings from env."""
-    return create_app(load_settings())
+    """uvicorn factory entry (``gateway.app:create_app_from_env``): settings from env.
+
+    Each worker process sets up its own logging and (if ``OTEL_*`` asks) tracing."""
+    settings = load_settings()
+    configure_logging(settings)
+    configure_tracing()
+    return create_app(settings)

@@ -9,15 +9,17 @@ import os
 import secrets
 import socket
 import sys
+import tempfile
 import time
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from gateway import __version__, documents_cli, lineage_cli
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.observability.logs import configure_logging
 
 if TYPE_CHECKING:
     from gateway.demo import DemoSummary, MotoHandle
@@ -53,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", "-o", type=Path, help="write to this file instead")
+    export.add_argument(
+        "--subgraph",
+        action="store_true",
+        help="the Apollo Federation subgraph SDL (with @link and @key), for rover",
+    )
 
     commands.add_parser(
         "seed-demo",
@@ -74,10 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mlmeta: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings)
     handler = {
         "serve": _serve,
         "migrate": _migrate,
@@ -100,9 +104,16 @@ def _version(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.federation import FederatedSchema
     from gateway.schema import build_schema
 
-    sdl = str(build_schema(settings)) + "\n"
+    schema = build_schema(settings)
+    sdl = str(schema) + "\n"
+    if args.subgraph:
+        if not isinstance(schema, FederatedSchema):
+            print("mlmeta: --subgraph needs MLMETA_FEDERATION=true", file=sys.stderr)
+            return 2
+        sdl = schema.subgraph_sdl() + "\n"
     if args.output:
         args.output.write_text(sdl)
     else:
@@ -156,10 +167,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo or settings.demo:
         moto = _start_demo(settings)
         settings = load_settings(config_file=args.config)
+    if settings.workers > 1:
+        _share_metrics_between_workers()
     url = f"http://{settings.host}:{settings.port}/graphql"
     log.info("GraphiQL: %s", url)
     if (args.demo or settings.demo) and not args.no_browser and _has_display():
         webbrowser.open(url)
+    # JSON lines: uvicorn's loggers then go through the root logger's JSON handler,
+    # in the supervising process as in each worker (gateway.observability.logs).
+    own_logs: dict[str, Any] = {"log_config": None} if settings.log_format == "json" else {}
     try:
         uvicorn.run(
             "gateway.app:create_app_from_env",
@@ -168,11 +184,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level,
+            **own_logs,
         )
     finally:
         if moto is not None:
             moto.stop()
     return 0
+
+
+def _share_metrics_between_workers() -> None:
+    """Workers write their metrics to files in PROMETHEUS_MULTIPROC_DIR (a new temporary
+    folder unless set); a scrape answered by any worker adds them up. A given folder is
+    emptied first: samples of a previous run would be added to this one's."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="mlmeta-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob("*.db"):
+        leftover.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    log.info("the workers' metrics are added up through %s", folder)
 
 
 def _port_in_use(host: str, port: int) -> str | None:

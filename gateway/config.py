@@ -100,6 +100,7 @@ class Settings:
     database_url: str = ""
     auto_migrate: bool = True
     metadb_statement_timeout_seconds: float = 30.0
+    metadb_connect_timeout_seconds: float = 10.0
 
     catalog_backend: str = "folder"
     catalog_folder: str = ""
@@ -151,6 +152,10 @@ class Settings:
     max_response_bytes: int = 16_777_216
     max_concurrent_operations: int = 8
     loop_stall_warn_ms: float = 250.0
+    federation: bool = True
+    metrics: bool = True
+    metrics_token: str = ""
+    log_format: str = "text"
 
     redis_url: str = ""
     poll_interval_seconds: float = 2.0
@@ -184,8 +189,18 @@ class Settings:
             raise ConfigError("page size, depth and workers must be at least 1")
         if self.backstage_batch_size < 1:
             raise ConfigError("MLMETA_BACKSTAGE_BATCH_SIZE must be at least 1")
-        if self.catalog_timeout_seconds <= 0 or self.aws_timeout_seconds <= 0:
-            raise ConfigError("MLMETA_CATALOG_TIMEOUT_SECONDS and AWS timeouts must be positive")
+        if (
+            min(
+                self.catalog_timeout_seconds,
+                self.aws_timeout_seconds,
+                self.metadb_connect_timeout_seconds,
+            )
+            <= 0
+        ):
+            raise ConfigError(
+                "MLMETA_CATALOG_TIMEOUT_SECONDS, MLMETA_METADB_CONNECT_TIMEOUT_SECONDS "
+                "and AWS timeouts must be positive"
+            )
         zero_is_off = (
             self.stepfunctions_timeout_seconds,
             self.sagemaker_timeout_seconds,
@@ -209,6 +224,8 @@ class Settings:
         ]:
             if self.budget_per_second > 0 and burst < self.max_cost:
                 raise ConfigError(f"{owner}: burst {burst} is below MLMETA_MAX_COST")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("MLMETA_LOG_FORMAT must be 'text' or 'json'")
         if self.trusted_documents not in TRUSTED_DOCUMENT_MODES:
             raise ConfigError("MLMETA_TRUSTED_DOCUMENTS must be 'off', 'apq' or 'enforce'")
         if not set(self.trusted_documents_allow) <= {"service", "graphiql"}:
@@ -235,7 +252,10 @@ SETTINGS_DOC: dict[str, str] = {
     "auto_migrate": "Apply Alembic migrations on `serve` (SQLite only; run `mlmeta migrate` "
     "for PostgreSQL).",
     "metadb_statement_timeout_seconds": "PostgreSQL cancels a metadb statement running longer "
-    "(`UPSTREAM_TIMEOUT`; 0: no limit). SQLite has no statement timeout.",
+    "(`UPSTREAM_TIMEOUT`; 0: no limit); a server that does not answer at all is given up on "
+    "1 s later. SQLite has no statement timeout.",
+    "metadb_connect_timeout_seconds": "Time to open a PostgreSQL connection (handshake "
+    "included) or to wait for a pooled one (`UPSTREAM_TIMEOUT`).",
     "catalog_backend": "`folder` (catalog-info.yaml files) or `backstage` (catalog REST API).",
     "catalog_folder": "Folder of catalog-info.yaml files for the `folder` backend; "
     "default `<data_dir>/catalog`.",
@@ -305,6 +325,13 @@ SETTINGS_DOC: dict[str, str] = {
     "(user, service token, or anonymous per client address); more are refused with HTTP 429 "
     "`TOO_MANY_CONCURRENT_OPERATIONS` (0: no limit).",
     "loop_stall_warn_ms": "Log a warning when the event loop is blocked this long (0: off).",
+    "federation": "Serve the schema as an Apollo Federation v2 subgraph: `@link`, `@key` on "
+    "every `Node` type, `_service` and `_entities` (see Federation, metrics and traces).",
+    "metrics": "Serve Prometheus metrics at `GET /metrics` (see Federation, metrics and traces).",
+    "metrics_token": "Bearer token `/metrics` requires (empty: only loopback clients may "
+    "scrape, 127.0.0.1 or ::1).",
+    "log_format": "`text`, or `json`: one JSON object per line with the request id and the "
+    "trace id.",
     "redis_url": "Redis for subscription fan-out across replicas, e.g. `redis://127.0.0.1:6379/0` "
     "(empty: in-process fan-out, one replica).",
     "poll_interval_seconds": "How often a running execution is polled while someone watches it.",
@@ -320,7 +347,8 @@ SETTINGS_DOC: dict[str, str] = {
     "breaker_cooldown_seconds": "How long an open circuit fails calls before one probe call "
     "is let through.",
     "max_staleness_seconds": "Oldest catalog entities, catalog claims and SageMaker indexes "
-    "served (marked in `extensions.stale`) when re-reading them fails (0: never stale).",
+    "served (marked in `extensions.stale`) when re-reading them fails, and how long a catalog "
+    "folder's file that no longer parses answers with its last good version (0: never stale).",
     "demo": "Start a local moto server, write the demo catalog and seed demo data.",
     "demo_token": "The demo's write-scoped service token (empty: a new one each start, "
     "printed in the log).",

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from graphql import GraphQLError
 from starlette.responses import JSONResponse
 
+from gateway.observability.http import request_id, trace_id
+
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 
@@ -61,11 +63,24 @@ def is_request_error(data: object, errors: Sequence[GraphQLError] | None) -> boo
     return data is None and bool(errors) and all(e.path is None for e in errors or ())
 
 
+def request_ids() -> dict[str, str]:
+    """``extensions`` of a response with errors: the request's id (its log lines, its
+    ``X-Request-Id``) and, when the request is traced, the trace's id."""
+    ids = {}
+    if (rid := request_id()) is not None:
+        ids["requestId"] = rid
+    if (tid := trace_id()) is not None:
+        ids["traceId"] = tid
+    return ids
+
+
 def error_body_response(
     status: int, code: str, message: str, media_type: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """A GraphQL-shaped error for a request refused before GraphQL ran."""
     body: dict[str, object] = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    if where := request_ids():
+        body["extensions"] = where
     if media_type == JSON:
         body = {"data": None, **body}
     return JSONResponse(

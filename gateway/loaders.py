@@ -7,14 +7,15 @@ so the upstream calls of a query grow with its depth, not with its width.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from gateway.auth.principal import Principal
+from gateway.partial_results import Partial
 from sources.catalog.claims import EntityClaim
 from sources.catalog.model import Entity
 from sources.lineage.model import (
@@ -41,12 +42,15 @@ from sources.pipelines.model import (
     PipelineInfo,
     StepState,
 )
+from sources.telemetry import LOADER_BATCH_SIZE
 
 if TYPE_CHECKING:
     from gateway.resources import Resources
 
 PageKey = tuple[str, tuple[ExecutionStatus, ...], datetime | None, int, str | None]
 VersionPageKey = tuple[str, ApprovalStatus | None, int, str | None]
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass
@@ -58,8 +62,8 @@ class Loaders:
     steps_by_execution: DataLoader[str, list[StepState] | None]
     latest_execution_by_pipeline: DataLoader[str, ExecutionInfo | None]
     executions_page: DataLoader[PageKey, ExecutionPage]
-    metrics_by_execution: DataLoader[str, list[MetricSummary]]
-    series_by_request: DataLoader[SeriesRequest, list[Series]]
+    metrics_by_execution: DataLoader[str, Partial[list[MetricSummary]]]
+    series_by_request: DataLoader[SeriesRequest, Partial[list[Series]]]
     metric_names_by_pipeline: DataLoader[str, list[str]]
     evolution_by_request: DataLoader[EvolutionRequest, list[Evolution]]
     models_by_key: DataLoader[str, ModelInfo | None]
@@ -88,13 +92,19 @@ class Loaders:
         metrics = resources.metrics
         importer = resources.importer
 
-        async def load_summaries(ids: list[str]) -> list[list[MetricSummary]]:
-            await importer.import_for(ids)  # finished AWS training jobs, once ever
-            return await metrics.summaries(ids)
+        # What the metadb holds, once finished AWS training jobs are imported (once ever);
+        # a run whose import failed answers without them, and the failure is reported.
+        async def load_summaries(ids: list[str]) -> list[Partial[list[MetricSummary]]]:
+            failed = await importer.import_for(ids)
+            found = await metrics.summaries(ids)
+            return [Partial(s, failed.get(i)) for i, s in zip(ids, found, strict=True)]
 
-        async def load_series(requests: list[SeriesRequest]) -> list[list[Series]]:
-            await importer.import_for(sorted({r.execution_id for r in requests}))
-            return await metrics.series(requests)
+        async def load_series(requests: list[SeriesRequest]) -> list[Partial[list[Series]]]:
+            failed = await importer.import_for(sorted({r.execution_id for r in requests}))
+            found = await metrics.series(requests)
+            return [
+                Partial(s, failed.get(r.execution_id)) for r, s in zip(requests, found, strict=True)
+            ]
 
         async def load_entities(refs: list[str]) -> list[Entity | Exception | None]:
             return await catalog.entities_by_refs(refs, principal)
@@ -154,7 +164,7 @@ class Loaders:
         async def load_histories(keys: list[CardRecord]) -> list[list[CardRecord]]:
             return list(await asyncio.gather(*(cards.history(card) for card in keys)))
 
-        return cls(
+        loaders = cls(
             models_trained_by_entity=DataLoader(load_fn=models.models_depending_on),
             cards_by_version=DataLoader(load_fn=cards.saved_cards),
             card_history=DataLoader(load_fn=load_histories, cache_key_fn=_card_key),
@@ -185,6 +195,27 @@ class Loaders:
             metric_names_by_pipeline=DataLoader(load_fn=metrics.metric_names_for_pipelines),
             evolution_by_request=DataLoader(load_fn=load_evolutions),
         )
+        _measure_batches(loaders)
+        return loaders
+
+
+def _measure_batches(loaders: Loaders) -> None:
+    """Each batch's size goes to ``mlmeta_loader_batch_size`` under the loader's name."""
+    for f in fields(loaders):
+        loader = getattr(loaders, f.name)
+        loader.load_fn = _measured(f.name, loader.load_fn)
+
+
+def _measured(
+    name: str, load_fn: Callable[[list[K]], Awaitable[V]]
+) -> Callable[[list[K]], Awaitable[V]]:
+    histogram = LOADER_BATCH_SIZE.labels(name)
+
+    def load(keys: list[K]) -> Awaitable[V]:
+        histogram.observe(len(keys))
+        return load_fn(keys)
+
+    return load
 
 
 def _page_key(key: PageKey) -> Hashable:

@@ -7,17 +7,33 @@ gave and say what is missing. Such a resolver calls ``report``; the error is
 added to the operation's errors when graphql-core builds the response, so the
 error log, classification (``extensions.code``/``source``) and deduplication
 treat it like any other field error.
+
+A loader whose value may lack a failed source's part hands out a ``Partial``
+(the value and why it is incomplete); the resolver passes it to ``answer``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
 from graphql import ExecutionResult, ExperimentalIncrementalExecutionResults, located_error
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway.context import Context
+if TYPE_CHECKING:  # the context's loaders hand out Partial values
+    from gateway.context import Context
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Partial(Generic[T]):
+    """A value without the part a failed source would have added, and that failure."""
+
+    value: T
+    missing: Exception | None = None
+    """Why the value is incomplete (None: it is whole)."""
 
 
 def report(info: strawberry.Info[Context, None], error: Exception) -> None:
@@ -25,6 +41,13 @@ def report(info: strawberry.Info[Context, None], error: Exception) -> None:
     # Strawberry's Info does not expose the field's AST nodes (the error's locations).
     located = located_error(error, info._raw_info.field_nodes, info.path.as_list())
     info.context.reported_errors.append(located)
+
+
+def answer(info: strawberry.Info[Context, None], partial: Partial[T]) -> T:
+    """The value, reporting at this field what it lacks."""
+    if partial.missing is not None:
+        report(info, partial.missing)
+    return partial.value
 
 
 class ReportingExecutor(StrawberryGraphQLCoreExecutionContext):

@@ -92,6 +92,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         metadb = MetaDB.connect(
             settings.database_url,
             statement_timeout=settings.metadb_statement_timeout_seconds,
+            connect_timeout=settings.metadb_connect_timeout_seconds,
             breaker=breakers["metadb"],
         )
         stack.push_async_callback(metadb.close)
@@ -109,7 +110,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             )
             catalog = StaleFallbackCatalog(claims_catalog, settings.max_staleness_seconds)
         else:
-            catalog = claims_catalog = FolderCatalog(Path(settings.catalog_folder))
+            catalog = claims_catalog = FolderCatalog(
+                Path(settings.catalog_folder), max_staleness=settings.max_staleness_seconds
+            )
         aws = AwsSettings(
             region=settings.aws_region,
             endpoint_url=settings.aws_endpoint_url or None,

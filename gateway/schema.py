@@ -9,7 +9,6 @@ import strawberry
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
 from gateway.config import Settings
-from gateway.error_log import GatewaySchema
 from gateway.extensions.budget import budget_check
 from gateway.extensions.concurrency import concurrency_limit
 from gateway.extensions.cost import cost_limit
@@ -17,8 +16,10 @@ from gateway.extensions.deadline import execution_deadline
 from gateway.extensions.document_limits import DocumentLimits, document_limits
 from gateway.extensions.error_codes import ErrorCodes
 from gateway.extensions.introspection_cache import introspection_cache
+from gateway.extensions.observe import ObserveOperation
 from gateway.extensions.stale import StaleReport
 from gateway.extensions.validation import GuardedValidationCache
+from gateway.federation import FederatedSchema, PlainSchema
 from gateway.limits.budget import Rate
 from gateway.limits.weights import annotate_costs
 from gateway.partial_results import ReportingExecutor
@@ -60,7 +61,9 @@ class Subscription(PipelineSubscription):
 def extensions_for(settings: Settings) -> list[type[SchemaExtension] | Callable[[], Any]]:
     """Factories, so every operation gets fresh extension instances."""
     return [
-        # ErrorCodes first: its on_operation wraps the others and sees their errors.
+        # Outermost: times whole operations and counts errors as the client gets them.
+        ObserveOperation,
+        # ErrorCodes next: its on_operation wraps the others and sees their errors.
         ErrorCodes,
         # graphql-core's parser stops at max_tokens: linear, so it stays.
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
@@ -101,7 +104,9 @@ def execution_bounds(settings: Settings) -> list[Callable[[], SchemaExtension]]:
 
 def build_schema(settings: Settings, query: type = Query) -> strawberry.Schema:
     full = query is Query
-    built = GatewaySchema(
+    # A subgraph (gateway.federation) or the plain schema: the same types and limits.
+    schema_class = FederatedSchema if settings.federation else PlainSchema
+    built = schema_class(
         query=query,
         mutation=Mutation if full else None,
         subscription=Subscription if full else None,

@@ -9,7 +9,9 @@ nullable too. Fields computed from what is already in hand stay non-null.
 Keyed by ``Type.field``, like ``gateway.limits.weights``. A field listed here
 with ``answers`` catches its sources' failures, reports them as errors and
 returns what the other sources gave (``gateway.partial_results``), so it may
-stay non-null. ``tests/gateway/test_nullability.py`` holds the schema to this
+stay non-null; one with ``partial`` does so for those sources only (training
+metrics imported from AWS, lineage edges AWS implies) and is null when another
+fails. ``tests/gateway/test_nullability.py`` holds the schema to this
 table, and the table to the weights and the resolvers; each listed field's
 description names its sources (``annotate_sources``).
 """
@@ -29,6 +31,9 @@ class Upstream:
     """A list whose items are looked up one by one: each item may fail (and null) alone."""
     answers: bool = False
     """Catches its sources' failures and reports them: it always answers, so non-null."""
+    partial: str = ""
+    """Sources (``|``-separated, among ``sources``) whose failure the field reports while
+    answering what the others gave: the part they add is missing, not the field."""
 
 
 RUNS = "stepfunctions|sagemaker|metadb"  # a run: live from AWS, or stored / pushed
@@ -36,11 +41,13 @@ PIPELINE = "stepfunctions|sagemaker|metadb|catalog"  # described, then its claim
 REGISTRY = "sagemaker|catalog"  # a model, readable if its claiming entity is
 ANY = "catalog|stepfunctions|sagemaker|metadb"  # a node of any type
 METRICS = "metadb|sagemaker|cloudwatch"  # stored, once imported from the training job
+IMPORTED = "sagemaker|cloudwatch"  # the import failing leaves what is stored, reported
 
 UPSTREAMS: dict[str, Upstream] = {
     # Roots.
     "Query.node": Upstream(ANY),
     "Query.nodes": Upstream(ANY, items=True, answers=True),
+    "Query._entities": Upstream(ANY, items=True, answers=True),  # federation only
     "Query.sources": Upstream(f"{ANY}|cloudwatch|redis", answers=True),
     "Query.entity": Upstream("catalog"),
     "Query.entities": Upstream("catalog"),
@@ -53,9 +60,9 @@ UPSTREAMS: dict[str, Upstream] = {
     "Query.model": Upstream(REGISTRY),
     "Query.models": Upstream(REGISTRY),
     "Query.modelVersion": Upstream(REGISTRY),
-    "Query.lineage": Upstream("metadb|catalog"),
+    "Query.lineage": Upstream("metadb|catalog|sagemaker", partial="sagemaker"),
     "Query.dataset": Upstream("metadb"),
-    "Query.impact": Upstream("metadb|catalog"),
+    "Query.impact": Upstream("metadb|catalog|sagemaker", partial="sagemaker"),
     "Subscription.executionUpdated": Upstream(f"{RUNS}|redis"),
     # Writes: nullable, so a failed write nulls its own field and not the results of
     # the writes before it in the same document, which are done.
@@ -82,12 +89,12 @@ UPSTREAMS: dict[str, Upstream] = {
     "Pipeline.metricNames": Upstream("metadb"),
     "Pipeline.metricEvolution": Upstream("metadb"),
     "Pipeline.latestExecution": Upstream(RUNS),
-    "PipelineExecutionConnection.table": Upstream(METRICS),
+    "PipelineExecutionConnection.table": Upstream(METRICS, partial=IMPORTED),
     "PipelineExecution.pipeline": Upstream(PIPELINE),
     "PipelineExecution.error": Upstream(RUNS),
     "PipelineExecution.parameters": Upstream(RUNS),
-    "PipelineExecution.metrics": Upstream(METRICS),
-    "PipelineExecution.metricSeries": Upstream(METRICS),
+    "PipelineExecution.metrics": Upstream(METRICS, partial=IMPORTED),
+    "PipelineExecution.metricSeries": Upstream(METRICS, partial=IMPORTED),
     "PipelineExecution.inputs": Upstream("metadb"),
     "PipelineExecution.producedModels": Upstream(f"metadb|{REGISTRY}", items=True),
     "PipelineExecution.steps": Upstream(RUNS),
@@ -105,7 +112,8 @@ UPSTREAMS: dict[str, Upstream] = {
     "ModelVersion.metadata": Upstream("sagemaker"),
     "ModelVersion.reports": Upstream("sagemaker"),
     "ModelVersion.deployments": Upstream("sagemaker"),
-    "ModelVersion.card": Upstream("metadb|sagemaker|catalog"),
+    # A draft pre-filled with the training run's metrics: imported from AWS if need be.
+    "ModelVersion.card": Upstream("metadb|sagemaker|catalog|cloudwatch", partial="cloudwatch"),
     "ModelVersion.cards": Upstream("metadb|sagemaker"),
     "ModelCard.history": Upstream("metadb|sagemaker"),
     # Lineage.
@@ -137,14 +145,20 @@ def describe(key: str) -> str | None:
     if upstream is None:
         return None
     names = ", ".join(sources_of(key))
+    partial = upstream.partial.split("|") if upstream.partial else []
     if upstream.answers:
         sentence = f"Sources: {names} (one failing is reported; the rest still answers)."
+    elif partial:
+        others = ", ".join(s for s in sources_of(key) if s not in partial)
+        sentence = (
+            f"Sources: {others} (null if one fails); {', '.join(partial)} (one failing is "
+            "reported; the field answers without its part)."
+        )
     else:
         sentence = f"Sources: {names} (null if one fails)."
     if upstream.items:
         sentence += " Items may be null alone."
     return sentence
-
 
 
 def annotate_sources(schema: GraphQLSchema) -> None:

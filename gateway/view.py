@@ -33,6 +33,7 @@ from gateway.graphql_http import (
     error_body_response,
     is_request_error,
     preferred_media_type,
+    request_ids,
 )
 from gateway.resources import Resources
 from gateway.trusted_documents import GRAPHIQL_HEADER, DocumentRefused, TrustedDocuments
@@ -137,6 +138,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         body = await super().process_result(request, result)
+        if body.get("errors"):
+            body["extensions"] = {**(body.get("extensions") or {}), **request_ids()}
         if is_request_error(result.data, result.errors):
             # Read back in __call__: under graphql-response+json this is a 400, no data.
             request.state.request_error = True

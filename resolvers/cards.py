@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from gateway.partial_results import answer
 from resolvers.context import Info
 from resolvers.datasets import Dataset
 from resolvers.ids import encode_id
-from resolvers.node import Node, register_node
+from resolvers.node import Node, keys, register_node
 from sources.cards.completeness import empty_sections
 from sources.cards.markdown import render_markdown
 from sources.cards.sagemaker import content_to_sagemaker
@@ -57,7 +58,8 @@ class EvaluationResult:
 
 @strawberry.type(
     description="A model card: sections after 'Model Cards for Model Reporting' "
-    "(Mitchell et al., 2019)."
+    "(Mitchell et al., 2019).",
+    directives=keys(),
 )
 class ModelCard(Node):
     source: str = strawberry.field(
@@ -208,7 +210,7 @@ async def known_facts(info: Info, version: VersionSummary) -> KnownFacts:
             loaders.inputs_by_execution.load(run_id),
         )
         run_name = run.name if run else None
-        run_metrics = {s.name: s.value for s in summaries}
+        run_metrics = {s.name: s.value for s in answer(info, summaries)}
     return KnownFacts(
         summary=version,
         detail=detail,

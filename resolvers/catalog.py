@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
+from gateway.partial_results import report
 from resolvers.context import Info
 from resolvers.ids import encode_id
-from resolvers.node import Node, register_node
+from resolvers.node import Node, keys, register_node
 from resolvers.pagination import PageInfo, check_first, check_list
 from sources.catalog.model import EntityFilter as SourceFilter
 from sources.catalog.model import EntityQuery
@@ -60,7 +61,8 @@ def _pairs(mapping: object) -> list[KeyValue]:
 
 
 @strawberry.type(
-    description="An entity of the developer portal's software catalog (Backstage envelope)."
+    description="An entity of the developer portal's software catalog (Backstage envelope).",
+    directives=keys("ref"),
 )
 class CatalogEntity(Node):
     ref: str = strawberry.field(
@@ -230,6 +232,8 @@ async def entity_connection(
     catalog = info.context.resources.catalog
     query = EntityQuery(filter=source_filter, limit=check_first(first), cursor=after)
     page = await catalog.query_entities(query, info.context.principal)
+    if page.incomplete is not None:  # part of the catalog failed: the rest still answers
+        report(info, page.incomplete)
     loader = info.context.loaders.entities_by_ref
     edges = []
     for entity, cursor in zip(page.items, page.item_cursors, strict=True):

@@ -9,7 +9,7 @@ import strawberry
 from resolvers.catalog import CatalogEntity, load_entity
 from resolvers.context import Info
 from resolvers.ids import encode_id
-from resolvers.node import Node, register_node
+from resolvers.node import Node, keys, register_node
 from sources.errors import InputError
 from sources.lineage.model import dataset_key, split_dataset_key
 from sources.models.model import DatasetRef
@@ -33,7 +33,7 @@ def dataset_of_key(key: str) -> DatasetRef:
     return DatasetRef(uri=check_uri(uri), version=version)
 
 
-@strawberry.type(description="A dataset version: what runs consume and produce.")
+@strawberry.type(description="A dataset version: what runs consume and produce.", directives=keys())
 class Dataset(Node):
     name: str
     uri: str

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from gateway.partial_results import report
 from resolvers.context import Info
 from resolvers.ids import decode_id, encode_id
 from resolvers.items import each_or_error
@@ -217,6 +218,7 @@ class LineageQuery:
         readable = await readable_part(info, graph)
         if readable is None:
             raise NotFoundError(f"no node {of!r}, or not one you may read")
+        _report_incomplete(info)
         return LineageGraph.of(*readable)
 
     @strawberry.field(
@@ -250,6 +252,7 @@ class LineageQuery:
             await require_known(info, key)
         hidden = await hidden_keys(info, {k for p in paths for k in p.path})
         paths = [p for p in paths if not hidden.intersection(p.path)]
+        _report_incomplete(info)
         return [
             ImpactPath(
                 deployment_id=global_id(p.deployment), path_ids=[global_id(k) for k in p.path]
@@ -291,3 +294,11 @@ class LineageMutation:
     async def retire_lineage(self, info: Info, edges: list[LineageEdgeInput]) -> int | None:
         _check_writer(info)
         return await info.context.resources.lineage.retire(_edges(edges))
+
+
+def _report_incomplete(info: Info) -> None:
+    """The graph answers what is recorded; if edges AWS implies could not all be derived,
+    say so with it (README, "When a source fails"): an export then refuses to save it."""
+    failure = info.context.resources.lineage.incomplete
+    if failure is not None:
+        report(info, failure)

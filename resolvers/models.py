@@ -11,7 +11,7 @@ from resolvers.catalog import CatalogEntity, KeyValue, load_entity
 from resolvers.context import Info
 from resolvers.ids import encode_id
 from resolvers.metrics import MetricValue
-from resolvers.node import Node, register_node
+from resolvers.node import Node, keys, register_node
 from resolvers.pagination import PageInfo, check_first
 from sources.errors import InputError
 from sources.models.model import (
@@ -57,7 +57,9 @@ async def load_version(info: Info, arn: str) -> ModelVersion | None:
     return ModelVersion.of(version)
 
 
-@strawberry.type(description="A registered model: a SageMaker model package group.")
+@strawberry.type(
+    description="A registered model: a SageMaker model package group.", directives=keys()
+)
 class Model(Node):
     name: str
     arn: str
@@ -128,7 +130,10 @@ class ApprovalDecision:
     )
 
 
-@strawberry.type(description="One registered version of a model (a SageMaker model package).")
+@strawberry.type(
+    description="One registered version of a model (a SageMaker model package).",
+    directives=keys("arn"),
+)
 class ModelVersion(Node):
     arn: str
     version: str = strawberry.field(description="The version number, as text.")
@@ -260,7 +265,9 @@ class ModelVersionConnection:
     page_info: PageInfo
 
 
-@strawberry.type(description="A SageMaker endpoint variant serving a model version.")
+@strawberry.type(
+    description="A SageMaker endpoint variant serving a model version.", directives=keys()
+)
 class Deployment(Node):
     name: str = strawberry.field(description="Endpoint name (and variant, when several).")
     endpoint_name: str

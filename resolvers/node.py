@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
+from strawberry.federation.schema_directives import Key
+from strawberry.types.unset import UNSET
 
 from resolvers.context import Info
 from resolvers.ids import decode_id
@@ -30,11 +32,25 @@ def register_node(type_name: str, loader: NodeLoader) -> None:
     _LOADERS[type_name] = loader
 
 
+def keys(*natural: str) -> list[object]:
+    """Federation keys of a Node type: its ``id``, then any natural key a supergraph
+    may join on (``ref``, ``arn``). ``_entities`` resolves each like ``node`` does."""
+    return [Key(fields=field, resolvable=UNSET) for field in ("id", *natural)]  # type: ignore[arg-type]
+
+
 async def resolve_node(info: Info, global_id: str) -> Any:
     type_name, key = decode_id(global_id)
+    if type_name not in _LOADERS:
+        raise InputError(f"{global_id!r} is not an id of this API")
+    return await resolve_key(info, type_name, key)
+
+
+async def resolve_key(info: Info, type_name: str, key: str) -> Any:
+    """An object of ``type_name`` by the natural key its global id wraps, with the same
+    access rules as ``node``; null when it does not exist or the caller may not see it."""
     loader = _LOADERS.get(type_name)
     if loader is None:
-        raise InputError(f"{global_id!r} is not an id of this API")
+        raise InputError(f"{type_name!r} is not a type with ids in this API")
     return await loader(info, key)
 
 

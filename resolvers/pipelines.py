@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from gateway.partial_results import answer
 from resolvers.catalog import CatalogEntity, KeyValue, load_entity
 from resolvers.context import Info
 from resolvers.ids import encode_id
@@ -20,7 +21,7 @@ from resolvers.metrics import (
     RunMetricPoint,
     series_request,
 )
-from resolvers.node import Node, register_node
+from resolvers.node import Node, keys, register_node
 from resolvers.pagination import PageInfo, check_first
 from resolvers.run_table import RunTableValue, run_table
 from sources.errors import InputError
@@ -120,7 +121,7 @@ class StepExecution:
         )
 
 
-@strawberry.type(description="One run of a pipeline.")
+@strawberry.type(description="One run of a pipeline.", directives=keys("arn"))
 class PipelineExecution(Node):
     name: str
     arn: str | None
@@ -185,7 +186,8 @@ class PipelineExecution(Node):
 
     @strawberry.field(description="The last reported value of each metric.")
     async def metrics(self, info: Info) -> list[MetricValue] | None:
-        summaries = await info.context.loaders.metrics_by_execution.load(self.execution.id)
+        found = await info.context.loaders.metrics_by_execution.load(self.execution.id)
+        summaries = answer(info, found)
         wanted = self.metric_filter
         return [MetricValue.of(m) for m in summaries if wanted is None or m.name in wanted]
 
@@ -202,7 +204,7 @@ class PipelineExecution(Node):
         max_step: int | None = None,
     ) -> list[MetricSeries] | None:
         request = series_request(self.execution.id, names, max_points, min_step, max_step)
-        series = await info.context.loaders.series_by_request.load(request)
+        series = answer(info, await info.context.loaders.series_by_request.load(request))
         return [MetricSeries.of(s) for s in series]
 
     @strawberry.field(
@@ -261,7 +263,7 @@ class PipelineExecutionConnection:
         return await run_table(info, [r.id for r in runs], [r.execution for r in runs], metrics)
 
 
-@strawberry.type(description="An ML pipeline, whatever orchestrates it.")
+@strawberry.type(description="An ML pipeline, whatever orchestrates it.", directives=keys())
 class Pipeline(Node):
     name: str
     orchestrator: OrchestratorEnum  # type: ignore[valid-type]

@@ -139,6 +139,8 @@ async def _catalog_linked(
         limit=MAX_PIPELINES_SCANNED,
     )
     page = await info.context.resources.catalog.query_entities(query, info.context.principal)
+    if page.incomplete is not None:  # part of the catalog failed: list what it gave
+        report(info, page.incomplete)
     found: list[Listed] = []
     for entity in page.items:
         pipeline_id = pipeline_id_of_entity(info, entity)

@@ -21,6 +21,8 @@ from typing import Any
 from graphql import ExecutionResult, FieldNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
+from sources.telemetry import cache_lookup
+
 INTROSPECTION_ROOTS = frozenset({"__schema", "__type", "__typename"})
 
 Key = tuple[str, str | None, str]
@@ -34,6 +36,8 @@ def introspection_cache(size: int = 32) -> Callable[[], SchemaExtension]:
         def on_execute(self) -> Iterator[None]:
             context = self.execution_context
             key = _key(context) if _introspection_only(context) else None
+            if key is not None:
+                cache_lookup("introspection", key in cache)
             if key is not None and key in cache:
                 cache.move_to_end(key)
                 context.result = cache[key]

@@ -28,6 +28,10 @@ Clock = Callable[[], float]
 
 # Anonymous callers are keyed by address: bound the dict an address scan could grow.
 _MAX_IN_PROCESS_KEYS = 10_000
+REDIS_TIMEOUT_SECONDS = 1.0
+"""Connect and read timeout of a charge. Every operation waits for its charge, so a
+Redis that accepts connections but never answers (paused, wedged) must not hold
+them: past this, the charge counts in-process and the failure counts for the breaker."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,11 @@ async def open_buckets(
     if not redis_url:
         yield InProcessBuckets(clock or time.monotonic)
         return
-    redis = Redis.from_url(redis_url)
+    redis = Redis.from_url(
+        redis_url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+    )
     try:
         yield RedisBuckets(redis, clock, breaker=breaker)
     finally:

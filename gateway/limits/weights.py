@@ -45,6 +45,10 @@ WEIGHTS: dict[str, FieldCost] = {
     # Roots.
     "Query.node": FieldCost(METADB),
     "Query.nodes": FieldCost(METADB, items=100, items_from="ids", weight_per_item=True),
+    # A router's batch (gateway.federation): one lookup per representation, like `nodes`.
+    "Query._entities": FieldCost(
+        METADB, items=100, items_from="representations", weight_per_item=True
+    ),
     "Query.sources": FieldCost(PROBE, items=6),
     "Query.entity": FieldCost(CATALOG),
     "Query.entities": FieldCost(CATALOG),

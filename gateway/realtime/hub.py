@@ -103,6 +103,11 @@ class ExecutionHub:
         """Executions somebody in this process is subscribed to."""
         return frozenset(self._watches)
 
+    def activity(self) -> tuple[int, int]:
+        """(subscribers, pollers) in this process: what the metrics report."""
+        watches = self._watches.values()
+        return sum(len(w.subscribers) for w in watches), sum(w.owner for w in watches)
+
     async def subscribe(self, execution_id: str) -> AsyncGenerator[Snapshot, None]:
         """The current snapshot, then each changed one; ends after a finished one.
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from opentelemetry.propagate import inject
 
 from gateway.auth.principal import Principal, PrincipalKind
 from sources.catalog.model import Entity, EntityFilter, EntityPage, EntityQuery
@@ -39,7 +40,6 @@ from sources.errors import (
     InputError,
     MlmetaError,
     NotAllowedError,
-    NotFoundError,
     UpstreamError,
     UpstreamThrottledError,
     UpstreamTimeoutError,
@@ -128,10 +128,6 @@ class BackstageCatalog:
             hint = "" if self._service_token else " (none is configured: MLMETA_BACKSTAGE_TOKEN)"
             raise UpstreamError(
                 f"catalog rejected the gateway's service token{hint}", source=SOURCE
-            ) from exc
-        except NotFoundError as exc:
-            raise UpstreamError(
-                "no catalog API under the configured Backstage URL", source=SOURCE
             ) from exc
 
     async def entities_by_refs(
@@ -274,7 +270,9 @@ class BackstageCatalog:
         body: object = None,
     ) -> Any:
         """One request, through the circuit breaker: the catalog's single chokepoint."""
-        async with self._breaker.guard():
+        # Named by its route, never by the refs or names a path may carry.
+        operation = f"{method} /" + "/".join(path.strip("/").split("/")[:2])
+        async with self._breaker.guard(operation=operation):
             return await self._request(method, path, token, params=params, body=body)
 
     async def _request(
@@ -290,6 +288,7 @@ class BackstageCatalog:
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        inject(headers)  # W3C traceparent: the portal's traces continue into the catalog
         try:
             response = await self._http.request(
                 method,
@@ -331,7 +330,13 @@ def _error_for(response: httpx.Response, token: str | None, method: str, path: s
             message or "the catalog's permission policy does not allow this", source=SOURCE
         )
     if status == 404:
-        return NotFoundError(message or "not found in the catalog", source=SOURCE)
+        # The endpoints asked (by-refs, by-query, entity-facets) answer for any entity,
+        # known or not: a 404 is the catalog API missing (a backend still starting, a
+        # wrong base URL), an outage rather than an answer about an entity.
+        log.warning("catalog %s %s answered HTTP 404: no catalog API there", method, path)
+        return UpstreamError(
+            "no catalog API under the configured Backstage URL (HTTP 404)", source=SOURCE
+        )
     if status == 429:
         return UpstreamThrottledError("the catalog is rate-limiting; retry later", source=SOURCE)
     if status == 504:  # a proxy in front of the portal gave up waiting

@@ -31,6 +31,7 @@ from sources.errors import InputError, UpstreamError
 from sources.models.model import group_name
 from sources.pipelines.ids import Origin, claim_key, origin_of
 from sources.resilience.stale import serve_stale
+from sources.telemetry import cache_lookup
 
 CATALOG_PRINCIPAL = Principal(subject="mlmeta", kind=PrincipalKind.SERVICE)
 MAX_INDEXED_ENTITIES = 1000
@@ -94,8 +95,10 @@ class ClaimsIndex:
 
     async def claims(self) -> CatalogClaims:
         now = self._clock()
-        if self._index is not None and self._index[0] > now:
-            return self._index[1]
+        fresh = self._index is not None and self._index[0] > now
+        cache_lookup("catalog_claims", fresh)
+        if fresh:
+            return self._index[1]  # type: ignore[index]
         async with self._lock:  # one reader refreshes; the others wait for its answer
             if self._index is not None and self._index[0] > self._clock():
                 return self._index[1]
@@ -127,6 +130,10 @@ class ClaimsIndex:
             page = await self._catalog.query_entities(
                 EntityQuery(filter=wanted, limit=INDEX_PAGE, cursor=cursor), CATALOG_PRINCIPAL
             )
+            if page.incomplete is not None:
+                # An index missing claims would unlink models and pipelines silently:
+                # the last complete one is served (stale) instead, or the failure.
+                raise page.incomplete
             for entity in page.items:
                 index.add(entity, self.annotations)
             cursor = page.next_cursor

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.auth.principal import Principal
+from sources.errors import UpstreamError
 
 Entity = dict[str, Any]
 
@@ -40,6 +41,8 @@ class EntityPage:
     """For each item, a cursor that resumes right after it (Relay edge cursors)."""
     total: int | None = None
     """Matching entities in all pages, where the source knows it."""
+    incomplete: UpstreamError | None = None
+    """Why entities may be missing from the page (part of the catalog failed), or None."""
 
 
 class CatalogSource(Protocol):

@@ -119,15 +119,24 @@ class AwsLineage:
         """Lower-cased ARNs of the training jobs whose edges are recorded (or that are gone)."""
         self._artifacts: dict[str, str | None] = {}
         """Lower-cased training job ARN -> its model artefact (None: none, or no such job)."""
+        self._failure: UpstreamError | None = None
+
+    @property
+    def incomplete(self) -> UpstreamError | None:
+        """Why edges AWS implies may be missing from the metadb: the failure that stopped
+        the last refresh (SageMaker's, or the metadb's that could not record them); None
+        once a refresh completes, and when no registry is configured (nothing to derive)."""
+        return self._failure
 
     async def refresh(self, *, force: bool = False) -> DeriveReport:
         """Derive and record the edges, unless the last refresh is younger than the TTL.
 
         One refresh runs at a time: callers arriving meanwhile wait for it and
         get its report. A failed upstream (or any other expected error) does not
-        raise: it is logged and named in ``skipped_reason``, the edges recorded
-        before it stay, and the refresh counts as done for the TTL (an outage
-        costs one attempt per TTL, not one per query).
+        raise: it is logged and named in ``skipped_reason`` (and kept in
+        ``incomplete`` until a refresh completes, for queries to report), the
+        edges recorded before it stay, and the refresh counts as done for the TTL
+        (an outage costs one attempt per TTL, not one per query).
         """
         if not force and self._is_fresh():
             return DeriveReport(0, 0)
@@ -137,11 +146,14 @@ class AwsLineage:
                 return self._last  # one ran while this caller waited: share its report
             tally = _Tally()
             skipped: str | None = None
+            failure: UpstreamError | None = None
             try:
                 await self._derive(tally)
             except MlmetaError as exc:
                 log.warning("AWS lineage refresh stopped early: %s", exc.message)
                 skipped = exc.message
+                failure = _as_upstream(exc)
+            self._failure = failure if self._registry is not None else None
             self._last = DeriveReport(tally.recorded, tally.retired, skipped)
             self._fresh_until = self._clock() + self._ttl
             self._generation += 1
@@ -349,3 +361,13 @@ def _valid(edges: Sequence[tuple[EdgeInput, datetime]]) -> list[tuple[EdgeInput,
                 "not recording %s -> %s: %s", edge.from_key[:80], edge.to_key[:80], exc.message
             )
     return kept
+
+
+def _as_upstream(exc: MlmetaError) -> UpstreamError:
+    """The failure as queries report it: an upstream's own, or one naming what stopped."""
+    if isinstance(exc, UpstreamError):
+        return exc
+    return UpstreamError(
+        f"lineage AWS implies could not all be derived: {exc.message}",
+        source=exc.source or "sagemaker",
+    )

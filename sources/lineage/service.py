@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sources.errors import InputError
+from sources.errors import InputError, UpstreamError
 from sources.lineage.model import (
     Direction,
     Edge,
@@ -36,6 +36,10 @@ class Derived(Protocol):
     """Edges implied by an upstream, recorded on ``refresh`` (cached by the implementer)."""
 
     async def refresh(self) -> object: ...
+
+    @property
+    def incomplete(self) -> UpstreamError | None:
+        """The failure that kept the last refresh from recording every edge (None: none)."""
 
 
 CARD_ORIGIN = "mlmeta"
@@ -65,6 +69,16 @@ class LineageService:
     async def refresh(self) -> None:
         if self._derived is not None:
             await self._derived.refresh()
+
+    @property
+    def incomplete(self) -> UpstreamError | None:
+        """Why a graph may lack edges an upstream implies (the last refresh failed), or None.
+
+        A graph read meanwhile holds every edge recorded, but not all there are:
+        queries report this with it, and exports refuse it (an audit must never
+        archive a silently incomplete graph under a digest).
+        """
+        return self._derived.incomplete if self._derived is not None else None
 
     async def graph(
         self,

@@ -108,7 +108,7 @@ class DatasetStore:
         statement = sa.select(*_DATASET_COLUMNS).where(
             self._among(col(Dataset.id), list(dict.fromkeys(ids)))
         )
-        async with self._metadb.engine.connect() as conn:
+        async with self._metadb.connection() as conn:
             found = {r.id: _dataset_row(r) for r in (await conn.execute(statement)).all()}
         return [found.get(id) for id in ids]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +25,9 @@ from sources.resilience.breaker import CircuitBreaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 POSTGRES_CONNECT_TIMEOUT_S = 10.0
+CLIENT_TIMEOUT_MARGIN_S = 1.0
+"""How much longer than the server's statement timeout the client waits for an answer:
+the server's own cancellation (SQLSTATE 57014) should be what a live server reports."""
 
 
 def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
@@ -61,7 +70,11 @@ resources, operator intervention (statement timeout, shutdown), system error."""
 
 
 def is_db_failure(exc: BaseException) -> bool:
-    """The database is unreachable, gone away or too slow; not: a constraint, a bad query."""
+    """The database is unreachable, gone away or too slow; not: a constraint, a bad query.
+
+    Raw driver errors count as SQLAlchemy's do: the metric store talks to
+    asyncpg and aiosqlite directly.
+    """
     if isinstance(
         exc,
         (
@@ -73,18 +86,28 @@ def is_db_failure(exc: BaseException) -> bool:
         ),
     ):
         return True
-    if not isinstance(exc, sa_exc.DBAPIError):
-        return False
-    if exc.connection_invalidated:
-        return True
-    if state := _sqlstate(exc):
+    raw: BaseException | None = exc
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc.orig, TimeoutError):
+            return True
+        raw = exc.orig
+    if state := _sqlstate(raw):
         return state[:2] in _SQLSTATE_OUTAGES
-    message = str(exc.orig).lower()
-    return isinstance(exc, sa_exc.OperationalError) and any(m in message for m in _SQLITE_OUTAGES)
+    message = str(raw).lower()
+    return isinstance(raw, sqlite3.OperationalError) and any(m in message for m in _SQLITE_OUTAGES)
 
 
-def _sqlstate(exc: sa_exc.DBAPIError) -> str | None:
-    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+def is_db_timeout(exc: BaseException) -> bool:
+    """The database did not answer in time: the server's statement timeout (SQLSTATE
+    57014), or the client's own (connecting, waiting for a pooled connection, an answer)."""
+    if isinstance(exc, (TimeoutError, sa_exc.TimeoutError)):
+        return True
+    raw = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    return isinstance(raw, TimeoutError) or _sqlstate(raw) == "57014"
+
+
+def _sqlstate(exc: BaseException | None) -> str | None:
+    state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
     return state if isinstance(state, str) else None
 
 
@@ -100,18 +123,31 @@ class MetaDB:
 
     @classmethod
     def connect(
-        cls, url: str, *, statement_timeout: float = 0.0, breaker: CircuitBreaker | None = None
+        cls,
+        url: str,
+        *,
+        statement_timeout: float = 0.0,
+        connect_timeout: float = POSTGRES_CONNECT_TIMEOUT_S,
+        breaker: CircuitBreaker | None = None,
     ) -> MetaDB:
         """Create the engine for ``url``; no connection is opened until first use.
 
         ``statement_timeout`` (seconds, 0: none) is PostgreSQL's own
-        ``statement_timeout``: the server cancels a longer statement. SQLite has
-        no such setting; its writers wait at most its busy timeout.
+        ``statement_timeout``: the server cancels a longer statement. A server
+        that does not answer at all (paused, wedged, cut off) never applies it,
+        so the client gives up too, ``CLIENT_TIMEOUT_MARGIN_S`` later (asyncpg's
+        ``command_timeout``). ``connect_timeout`` bounds opening a connection
+        (handshake included) and waiting for a pooled one. SQLite has no such
+        settings; its writers wait at most its busy timeout.
         """
         kwargs: dict[str, Any] = {}
-        if statement_timeout > 0 and make_url(url).get_backend_name() == "postgresql":
-            milliseconds = str(max(1, round(statement_timeout * 1000)))
-            kwargs["connect_args"] = {"server_settings": {"statement_timeout": milliseconds}}
+        if make_url(url).get_backend_name() == "postgresql":
+            connect_args: dict[str, Any] = {"timeout": connect_timeout}
+            if statement_timeout > 0:
+                milliseconds = str(max(1, round(statement_timeout * 1000)))
+                connect_args["server_settings"] = {"statement_timeout": milliseconds}
+                connect_args["command_timeout"] = statement_timeout + CLIENT_TIMEOUT_MARGIN_S
+            kwargs = {"connect_args": connect_args, "pool_timeout": connect_timeout}
         return cls(create_engine(url, **kwargs), breaker)
 
     @asynccontextmanager
@@ -120,19 +156,33 @@ class MetaDB:
 
         The block is one call through the metadb's circuit breaker (its
         chokepoint), and a failure of the database itself leaves as an
-        ``UpstreamError`` of source ``metadb`` (the driver's message, which may
-        hold SQL or host names, stays in the exception chain for the log).
+        ``UpstreamError`` of source ``metadb`` (``_guarded``).
+        """
+        async with self._guarded("session"), self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection (for hand-written SQL), guarded and translated like ``session``."""
+        async with self._guarded("connection"), self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _guarded(self, operation: str) -> AsyncIterator[None]:
+        """One call through the breaker; a failure of the database leaves as ``UpstreamError``.
+
+        The driver's message, which may hold SQL or host names, stays in the
+        exception chain for the log.
         """
         try:
-            async with self._breaker.guard(is_db_failure), self._sessions() as session:
-                yield session
+            async with self._breaker.guard(is_db_failure, operation):
+                yield
         except MlmetaError:
             raise
         except Exception as exc:
             if not is_db_failure(exc):
                 raise
-            timed_out = isinstance(exc, sa_exc.DBAPIError) and _sqlstate(exc) == "57014"
-            if timed_out or isinstance(exc, TimeoutError):
+            if is_db_timeout(exc):
                 raise UpstreamTimeoutError(
                     "metadata database did not answer in time", source=self.name
                 ) from exc

@@ -135,14 +135,14 @@ class LineageStore(DatasetStore):
         when = _instant("as_of", as_of)
         if not keys:
             return []
-        async with self._metadb.engine.connect() as conn:
+        async with self._metadb.connection() as conn:
             return await self._neighbours(conn, list(dict.fromkeys(keys)), direction, when)
 
     async def ever_linked(self, key: str) -> bool:
         """Whether any edge, live or retired, ever touched ``key``; one ``LIMIT 1`` statement."""
         split_key(key)
         touching = sa.or_(col(LineageEdge.from_id) == key, col(LineageEdge.to_id) == key)
-        async with self._metadb.engine.connect() as conn:
+        async with self._metadb.connection() as conn:
             found = await conn.execute(sa.select(sa.literal(1)).where(touching).limit(1))
             return found.first() is not None
 
@@ -180,7 +180,7 @@ class LineageStore(DatasetStore):
         expanded: set[str] = set()
         edges: dict[tuple[str, str, str], Edge] = {}
         truncated = False
-        async with self._metadb.engine.connect() as conn:
+        async with self._metadb.connection() as conn:
             for _ in range(depth):
                 if not frontier:
                     break

@@ -5,6 +5,11 @@ steps ran (their ARNs), each job's final metrics (DescribeTrainingJob) and time
 series (CloudWatch GetMetricData, batched up to 500 series a call). A finished
 job is imported once and never fetched again: the import is recorded under the
 idempotency key ``import:<job ARN>``, checked before any AWS call.
+
+The import never fails the metrics it feeds: what the metadb holds still
+answers. But what it could not import is missing from them, so ``import_for``
+says which runs lack their training metrics, and why (the failing source's
+error), for the fields to report (README, "When a source fails").
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import col, select
 
 from sources.cloudwatch import CloudWatchSource
-from sources.errors import MlmetaError
+from sources.errors import MlmetaError, UpstreamError
 from sources.metadb.db import MetaDB
 from sources.metadb.metrics import MetricStore, stored_key
 from sources.metadb.models import IdempotencyKey
@@ -48,16 +53,26 @@ class TrainingMetricsImporter:
         self.sagemaker = sagemaker
         self.cloudwatch = cloudwatch
 
-    async def import_for(self, execution_ids: Sequence[str]) -> None:
-        """Import what is missing for these runs; never raises (the import is a bonus)."""
-        if self.sagemaker is None:
-            return
-        try:
-            await self._import(execution_ids)
-        except MlmetaError as exc:
-            log.warning("training metrics not imported: %s", exc.message)
+    async def import_for(self, execution_ids: Sequence[str]) -> dict[str, UpstreamError]:
+        """Import what is missing for these runs; never raises (the import is a bonus).
 
-    async def _import(self, execution_ids: Sequence[str]) -> None:
+        Returns the runs whose training metrics could not be imported, each with
+        the upstream failure that kept them out (SageMaker, CloudWatch, or the
+        metadb that could not record them); a run missing from it lacks nothing.
+        """
+        if self.sagemaker is None:
+            return {}
+        failed: dict[str, UpstreamError] = {}
+        try:
+            await self._import(execution_ids, failed)
+        except UpstreamError as exc:
+            log.warning("training metrics not imported: %s", exc.message)
+            failed.update(dict.fromkeys(execution_ids, exc))
+        except MlmetaError as exc:  # a stored step naming no valid job: nothing to import
+            log.warning("training metrics not imported: %s", exc.message)
+        return failed
+
+    async def _import(self, execution_ids: Sequence[str], failed: dict[str, UpstreamError]) -> None:
         steps = await self.store.finished_steps_by_execution_ids(execution_ids)
         wanted: dict[str, str] = {}  # job ARN -> execution id
         for execution_id, run_steps in zip(execution_ids, steps, strict=True):
@@ -72,18 +87,32 @@ class TrainingMetricsImporter:
         if not todo:
             return
         assert self.sagemaker is not None
-        jobs = [j for j in await self.sagemaker.training_jobs(todo) if j is not None and j.finished]
-        series = await self._series(jobs)
-        for job, job_series in zip(jobs, series, strict=True):
+        try:
+            described = await self.sagemaker.training_jobs(todo)
+            jobs = [j for j in described if j is not None and j.finished]
+            series = await self._series(jobs)
+        except UpstreamError as exc:
+            log.warning("training metrics not imported: %s", exc.message)
+            failed.update({wanted[arn]: exc for arn in todo})
+            return
+        for index, (job, job_series) in enumerate(zip(jobs, series, strict=True)):
             job = with_final_steps(job, job_series)
             points = [p for s in job_series.values() for p in s]
             names = set(job_series)
             points += [
                 p for p in job.final_metrics if p.name not in names or not job_series[p.name]
             ]
-            await self.metrics.log_points(
-                wanted[job.arn], points[:MAX_BATCH_POINTS], idempotency_key=import_key(job.arn)
-            )
+            try:
+                await self.metrics.log_points(
+                    wanted[job.arn], points[:MAX_BATCH_POINTS], idempotency_key=import_key(job.arn)
+                )
+            except UpstreamError as exc:
+                # The metadb cannot take writes now: the jobs after this one would only
+                # wait for the same failure (SQLite's busy timeout, each). Fetched again
+                # on a later read.
+                log.warning("training metrics not stored: %s", exc.message)
+                failed.update({wanted[j.arn]: exc for j in jobs[index:]})
+                return
 
     async def _series(self, jobs: list[TrainingJob]) -> list[dict[str, list[PointIn]]]:
         if self.cloudwatch is None or not jobs:

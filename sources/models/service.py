@@ -9,6 +9,7 @@ datasets come from the shared ``ClaimsIndex``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ from sources.models.model import (
 
 if TYPE_CHECKING:
     from sources.sagemaker.registry_source import SageMakerRegistry
+
+log = logging.getLogger("mlmeta.models")
 
 EXECUTION_KEYS = ("mlmeta:execution-arn", "mlmeta:pipeline-execution-arn")
 TRAINING_JOB_KEY = "mlmeta:training-job-arn"
@@ -96,13 +99,30 @@ class ModelService:
         return await self.registry.versions_by_arns(arns)
 
     async def details_by_arns(self, arns: Sequence[str]) -> list[VersionDetail | None]:
-        """Registration facts: from the metadb, or fetched once and stored."""
-        stored = await self._versions.details(arns)
+        """Registration facts: from the metadb, or fetched once and stored.
+
+        The metadb only keeps these facts (a registration never changes), so
+        while it fails they are fetched from the registry and not kept: the
+        fields built on them (deployments, metrics, reports) still answer, and
+        nothing is missing from them that an error would have to report.
+        """
+        try:
+            stored = await self._versions.details(arns)
+        except UpstreamError as exc:
+            if exc.source != self._versions.name:
+                raise
+            log.info("version facts not read from the metadb (%s): asking SageMaker", exc)
+            stored = [None] * len(arns)
         missing = [arn for arn, detail in zip(arns, stored, strict=True) if detail is None]
         if not missing:
             return stored
         fetched = await self.registry.version_details(missing)
-        await self._versions.save([d for d in fetched if d is not None])
+        try:
+            await self._versions.save([d for d in fetched if d is not None])
+        except UpstreamError as exc:
+            if exc.source != self._versions.name:
+                raise
+            log.info("version facts not kept in the metadb (%s)", exc)
         by_arn = {arn: d for arn, d in zip(missing, fetched, strict=True)}
         return [
             d if d is not None else by_arn.get(arn) for arn, d in zip(arns, stored, strict=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sources.errors import UpstreamError
+from sources.telemetry import upstream_call
 
 log = logging.getLogger("mlmeta.breaker")
 
@@ -119,26 +120,37 @@ class CircuitBreaker:
         )
 
     @asynccontextmanager
-    async def guard(self, failure: FailureTest = is_upstream_failure) -> AsyncIterator[None]:
+    async def guard(
+        self, failure: FailureTest = is_upstream_failure, operation: str = "call"
+    ) -> AsyncIterator[None]:
         """Run the block as one upstream call: refused while open, its outcome recorded.
 
         A block that is cancelled (or raises a non-``Exception``) counts neither
-        way; if it was the probe, the next caller probes instead.
+        way; if it was the probe, the next caller probes instead. Every call is
+        also counted, timed and traced as ``operation`` (``sources.telemetry``).
         """
-        probe = self._admit()
-        try:
-            yield
-        except Exception as exc:
-            if failure(exc):
-                self._failed(probe)
-            else:
-                self._succeeded(probe)
-            raise
-        except BaseException:
-            if probe:
-                self._probing = False
-            raise
-        self._succeeded(probe)
+        with upstream_call(self.source, operation) as call:
+            try:
+                probe = self._admit()
+            except CircuitOpenError:
+                call.outcome = "circuit_open"
+                raise
+            try:
+                yield
+            except Exception as exc:
+                if failure(exc):
+                    call.outcome = "failure"
+                    self._failed(probe)
+                else:
+                    call.outcome = "error"
+                    self._succeeded(probe)
+                raise
+            except BaseException:
+                call.outcome = "cancelled"
+                if probe:
+                    self._probing = False
+                raise
+            self._succeeded(probe)
 
     # -- transitions
 

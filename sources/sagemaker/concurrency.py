@@ -9,6 +9,7 @@ from typing import Generic, TypeVar
 
 from sources.errors import UpstreamError
 from sources.resilience.stale import serve_stale
+from sources.telemetry import cache_lookup
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -57,7 +58,10 @@ class TtlCache(Generic[V]):
         *,
         source: str = "sagemaker",
         max_stale_seconds: float = 0.0,
+        name: str = "sagemaker",
     ) -> None:
+        """``name``: the cache's name in ``mlmeta_cache_lookups``."""
+        self._name = name
         self._load = load
         self._ttl = ttl_seconds
         self._clock = clock
@@ -67,8 +71,10 @@ class TtlCache(Generic[V]):
         self._loading: asyncio.Task[V] | None = None
 
     async def get(self) -> V:
-        if self._value is not None and self._clock() < self._value[0]:
-            return self._value[1]
+        fresh = self._value is not None and self._clock() < self._value[0]
+        cache_lookup(self._name, fresh)
+        if fresh:
+            return self._value[1]  # type: ignore[index]
         if self._loading is None:
             self._loading = asyncio.create_task(self._refresh())
             self._loading.add_done_callback(_retrieve)

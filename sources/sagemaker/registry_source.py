@@ -95,12 +95,14 @@ class SageMakerRegistry:
             cache_seconds,
             source=self.name,
             max_stale_seconds=max_stale_seconds,
+            name="sagemaker_deployments",
         )
         self._cards: TtlCache[dict[str, SageMakerCard]] = TtlCache(
             lambda: load_card_index(self._call, limit),
             cache_seconds,
             source=self.name,
             max_stale_seconds=max_stale_seconds,
+            name="sagemaker_cards",
         )
 
     # ---- models ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ generates for the file itself.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -112,10 +113,12 @@ def _node_abi(node: str) -> str:
     return out.stdout.strip()
 
 
-def install_key(node_abi: str) -> str:
+def install_key(
+    node_abi: str, package_dir: Path = BACKEND_DIR, files: tuple[str, ...] = BACKEND_FILES
+) -> str:
     digest = hashlib.sha256()
-    for name in BACKEND_FILES:
-        path = BACKEND_DIR / name
+    for name in files:
+        path = package_dir / name
         digest.update(name.encode() + b"\0")
         digest.update(path.read_bytes() if path.exists() else b"<absent>")
         digest.update(b"\0")
@@ -154,8 +157,17 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
-def ensure_installed() -> Path:
+def ensure_installed(
+    package_dir: Path = BACKEND_DIR,
+    files: tuple[str, ...] = BACKEND_FILES,
+    name: str = "backstage",
+    scripts: tuple[str, ...] = ("index.js",),
+) -> Path:
     """Install the backend's node_modules into the cache (once) and return that folder.
+
+    Other npm packages of the tests use it too: ``package_dir`` holds ``files``
+    (package.json, package-lock.json, ...: what the cache is keyed by), the cache
+    folder is ``<name>-<hash>``, and ``scripts`` are copied in fresh on every call.
 
     Safe to call from several processes: installation happens under an exclusive
     file lock, and the folder only counts as installed once the marker file is
@@ -165,7 +177,7 @@ def ensure_installed() -> Path:
     npm = _require_tool("npm")
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    dest = root / f"backstage-{install_key(_node_abi(node))}"
+    dest = root / f"{name}-{install_key(_node_abi(node), package_dir, files)}"
     marker = dest / INSTALLED_MARKER
 
     if not marker.exists():
@@ -173,22 +185,25 @@ def ensure_installed() -> Path:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 if not marker.exists():  # someone else may have installed meanwhile
-                    _install(node, npm, dest, marker)
+                    _install(node, npm, dest, marker, package_dir, files)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    # index.js is tiny and may be edited without touching dependencies: keep it fresh.
-    _copy_if_changed(BACKEND_DIR / "index.js", dest / "index.js")
+    # Scripts are tiny and may be edited without touching dependencies: keep them fresh.
+    for script in scripts:
+        _copy_if_changed(package_dir / script, dest / script)
     return dest
 
 
-def _install(node: str, npm: str, dest: Path, marker: Path) -> None:
+def _install(
+    node: str, npm: str, dest: Path, marker: Path, package_dir: Path, files: tuple[str, ...]
+) -> None:
     if dest.exists():  # leftovers of a failed or interrupted install
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    for name in BACKEND_FILES:
-        if (BACKEND_DIR / name).exists():
-            shutil.copyfile(BACKEND_DIR / name, dest / name)
+    for name in files:
+        if (package_dir / name).exists():
+            shutil.copyfile(package_dir / name, dest / name)
 
     env = dict(os.environ)
     if "npm_config_nodedir" not in env:
@@ -265,8 +280,18 @@ def _check_token(token: str) -> None:
         raise ValueError(f"static token must match {_TOKEN_RE.pattern}: {token!r}")
 
 
-def render_app_config(*, port: int, token: str, other_token: str, catalog_path: Path) -> str:
-    """Fill ``app-config.template.yaml``; every value is JSON-quoted (valid YAML)."""
+def render_app_config(
+    *,
+    port: int,
+    token: str,
+    other_token: str,
+    catalog_path: Path,
+    database_dir: Path | None = None,
+) -> str:
+    """Fill ``app-config.template.yaml``; every value is JSON-quoted (valid YAML).
+
+    The catalog's database is in memory, or files in ``database_dir`` when given.
+    """
     _check_token(token)
     _check_token(other_token)
     if token == other_token:
@@ -277,6 +302,7 @@ def render_app_config(*, port: int, token: str, other_token: str, catalog_path: 
         "TOKEN": token,
         "OTHER_TOKEN": other_token,
         "CATALOG_PATH": str(catalog_path.resolve()),
+        "DATABASE": {"directory": str(database_dir.resolve())} if database_dir else ":memory:",
     }
     text = CONFIG_TEMPLATE.read_text()
     for name, value in values.items():
@@ -315,6 +341,14 @@ class RealBackstage:
     app-config.yaml and backstage.log and is left in place; without it a
     temporary folder is made and removed on exit (but kept when start fails,
     so the log named in the error can be read).
+
+    ``port`` fixes the port (default: a free one). Either way ``stop_backend``
+    and ``restart`` stop the process and start it again on the same port, as a
+    portal's backend going down and coming back looks to its clients. The
+    catalog's database is in memory, unless ``persistent``: then it is kept in
+    files in the work folder, and a restarted backend holds its entities at
+    once, as a production portal (on PostgreSQL) does, instead of having none
+    until it has read its catalog file again.
     """
 
     def __init__(
@@ -326,9 +360,15 @@ class RealBackstage:
         other_token: str = OTHER_TOKEN,
         timeout: float = START_TIMEOUT_SECONDS,
         workdir: Path | None = None,
+        port: int | None = None,
+        persistent: bool = False,
     ) -> None:
         _check_token(token)
         _check_token(other_token)
+        self.port = port
+        """The backend's port: fixed if given, else the free one the first start took."""
+        self._fixed_port = port is not None
+        self.persistent = persistent
         self.catalog_yaml = catalog_yaml
         self.expected_entities = expected_entities
         self.token = token
@@ -338,6 +378,7 @@ class RealBackstage:
         self._workdir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._install_dir: Path | None = None
         self.handle: BackstageHandle | None = None
 
     # -- lifecycle
@@ -345,7 +386,7 @@ class RealBackstage:
     def start(self) -> BackstageHandle:
         if self._proc is not None:
             raise RuntimeError("already started")
-        install_dir = ensure_installed()
+        install_dir = self._install_dir = ensure_installed()
         started = time.monotonic()
         if self._given_workdir is not None:
             self._given_workdir.mkdir(parents=True, exist_ok=True)
@@ -354,11 +395,13 @@ class RealBackstage:
             self._workdir = Path(tempfile.mkdtemp(prefix="mlmeta-backstage-"))
         catalog_path = self._workdir / "catalog-info.yaml"
         catalog_path.write_text(self.catalog_yaml)
+        if self.persistent:
+            (self._workdir / "database").mkdir(exist_ok=True)
         log_path = self._workdir / "backstage.log"
 
         try:
             for attempt in (1, 2):  # a second try only if the free port got taken
-                port = _free_port()
+                port = self.port if self.port is not None else _free_port()
                 base_url = f"http://127.0.0.1:{port}"
                 config_path = self._workdir / "app-config.yaml"
                 config_path.write_text(
@@ -367,17 +410,20 @@ class RealBackstage:
                         token=self.token,
                         other_token=self.other_token,
                         catalog_path=catalog_path,
+                        database_dir=self._workdir / "database" if self.persistent else None,
                     )
                 )
                 self._spawn(install_dir, config_path, log_path)
                 try:
                     self._wait_ready(base_url, log_path)
                 except BackstageStartError:
-                    if attempt == 1 and "EADDRINUSE" in _tail(log_path):
+                    taken = "EADDRINUSE" in _tail(log_path)
+                    if attempt == 1 and taken and not self._fixed_port:
                         self._terminate()
                         continue
                     raise
                 break
+            self.port = port
             self._wait_entities(base_url, log_path)
         except BaseException:
             # Keep the folder (even a temporary one): the error message points at its log.
@@ -394,6 +440,34 @@ class RealBackstage:
             workdir=self._workdir,
             pid=self._proc.pid,
             startup_seconds=time.monotonic() - started,
+        )
+        return self.handle
+
+    def stop_backend(self) -> None:
+        """Stop the backend process (SIGTERM, as an orchestrator does), keeping its
+        folder and port for ``restart``. Its clients then find the port refusing."""
+        self._terminate()
+
+    def restart(self) -> BackstageHandle:
+        """Start the stopped backend again, same port and catalog; return once it is
+        ready and has read its catalog file again."""
+        if self.handle is None or self._install_dir is None:
+            raise RuntimeError("never started")
+        if self._proc is not None:
+            raise RuntimeError("still running: stop_backend() first")
+        started = time.monotonic()
+        handle = self.handle
+        config_path = handle.workdir / "app-config.yaml"
+        try:
+            self._spawn(self._install_dir, config_path, handle.log_path)
+            self._wait_ready(handle.base_url, handle.log_path)
+            self._wait_entities(handle.base_url, handle.log_path)
+        except BaseException:
+            self._terminate()
+            raise
+        assert self._proc is not None
+        self.handle = dataclasses.replace(
+            handle, pid=self._proc.pid, startup_seconds=time.monotonic() - started
         )
         return self.handle
 

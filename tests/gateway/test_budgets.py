@@ -7,7 +7,9 @@ test_realtime_redis.py for the skip switch).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -16,10 +18,18 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import ConfigError, Settings, TokenBudget, load_settings
-from gateway.limits.budget import Buckets, InProcessBuckets, Rate, RedisBuckets
+from gateway.limits.budget import (
+    REDIS_TIMEOUT_SECONDS,
+    Buckets,
+    InProcessBuckets,
+    Rate,
+    RedisBuckets,
+    open_buckets,
+)
 from tests.conftest import SERVICE_TOKEN, codes
 from tests.gateway.test_document_limits import subscribe
 from tests.gateway.test_realtime_redis import REDIS_URL, require_redis
+from tests.support.redis_process import redis_process
 
 RATE = Rate(per_second=10, burst=100)
 QUERY = "{ viewer { subject } }"  # costs 1
@@ -53,6 +63,22 @@ async def test_principals_have_their_own_buckets() -> None:
     buckets = InProcessBuckets(Clock())
     await buckets.charge("user:alice", 100, RATE)
     assert (await buckets.charge("user:bob", 100, RATE)).allowed
+
+
+async def test_a_paused_redis_holds_a_charge_no_longer_than_its_timeout(tmp_path: Path) -> None:
+    # Every operation waits for its charge: a Redis that takes connections but never
+    # answers (SIGSTOP) must not hold them. Past the timeout the replica counts alone.
+    with redis_process(tmp_path) as server:
+        async with open_buckets(server.url, Clock()) as buckets:
+            assert (await buckets.charge("user:alice", 60, RATE)).remaining == 40  # in Redis
+            server.pause()
+            started = time.monotonic()
+            decision = await buckets.charge("user:alice", 60, RATE)
+            waited = time.monotonic() - started
+
+    assert decision.allowed
+    assert decision.remaining == 40  # a bucket of this replica's own, full at first
+    assert waited < REDIS_TIMEOUT_SECONDS + 1
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from gateway.lineage_bundle import CliError
 from gateway.lineage_cli import as_of_instant
 from resolvers.ids import encode_id
 from tests.conftest import SERVICE_TOKEN, WRITER_TOKEN, gql
+from tests.support.fault_proxy import AWS_ROUTES, Fault, FaultProxy
 from tests.support.http_server import serve_app
 
 WRITER = {"Authorization": f"Bearer {WRITER_TOKEN}"}
@@ -214,6 +216,34 @@ async def lying_graphql(request: Request) -> JSONResponse:
         "openLineage": [],
     }
     return JSONResponse({"data": {"lineage": lineage}})
+
+
+def test_a_graph_missing_what_aws_implies_is_not_exported(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SageMaker fails, so the edges its registry implies cannot be derived: the graph
+    # answers what is recorded, with the error, and no digest may vouch for it.
+    moto = urlsplit(settings.aws_endpoint_url)
+    assert moto.hostname is not None
+    assert moto.port is not None
+    raw, clean = (encode_id("Dataset", f"s3://mlmeta-audit/{n}") for n in ("raw", "clean"))
+    out = tmp_path / "bundle.json"
+    with (
+        FaultProxy((moto.hostname, moto.port), routes=AWS_ROUTES) as aws,
+        serve_app(create_app(settings.replace(aws_endpoint_url=aws.url))) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        edge = {"from": raw, "to": clean, "kind": "DERIVED_FROM"}
+        gql(client, RECORD, {"edges": [edge]}, WRITER)  # type: ignore[arg-type]
+        aws.fail(Fault.HTTP_500, "sagemaker")
+        status = export(Demo(url, "", "", clean, datetime.now(UTC).isoformat()), out)
+
+    assert status == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "the gateway answered with errors: sagemaker" in err
+    assert "(UPSTREAM_UNAVAILABLE)" in err
+    assert not out.exists()
 
 
 def test_a_digest_that_does_not_match_the_graph_writes_nothing(

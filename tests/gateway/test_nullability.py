@@ -67,6 +67,13 @@ def test_a_field_that_always_answers_is_listed_with_its_reason(key: str) -> None
     assert "one failing is reported" in (field(key).description or "")
 
 
+@pytest.mark.parametrize("key", sorted(k for k, u in UPSTREAMS.items() if u.partial))
+def test_a_field_answering_without_a_failed_source_says_which(key: str) -> None:
+    upstream = UPSTREAMS[key]
+    assert set(upstream.partial.split("|")) <= set(upstream.sources.split("|"))
+    assert "the field answers without its part" in (field(key).description or "")
+
+
 def test_every_field_weighted_for_upstream_work_is_in_the_table() -> None:
     weighted = {k for k, cost in WEIGHTS.items() if cost.weight > 0}
     assert weighted - UPSTREAMS.keys() - IN_HAND.keys() == set()

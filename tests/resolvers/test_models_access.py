@@ -134,6 +134,26 @@ def test_a_user_who_can_see_the_entity_gets_it(gateway: Gateway, read: str) -> N
     assert gateway.read(query, alice, **variables)["found"] is not None
 
 
+ENTITIES = """query ($representations: [_Any!]!) {
+  found: _entities(representations: $representations) { ... on ModelVersion { version } } }"""
+
+
+@pytest.mark.parametrize("key", ["id", "arn"])
+def test_a_router_gets_a_version_only_for_a_user_who_can_see_its_entity(
+    gateway: Gateway, key: str
+) -> None:
+    # Federation's _entities follows node's rules, however the router names the version.
+    arn = gateway.demo.model_package_arns["churn-model"][2]
+    value = encode_id("ModelVersion", arn) if key == "id" else arn
+    representations = [{"__typename": "ModelVersion", key: value}]
+    carol = gateway.as_user("carol", "fraud-team", hidden={CHURN})
+    alice = gateway.as_user("alice", "ml-platform")
+    assert gateway.read(ENTITIES, carol, representations=representations)["found"] == [None]
+    assert gateway.read(ENTITIES, alice, representations=representations)["found"] == [
+        {"version": "3"}
+    ]
+
+
 def test_visibility_is_asked_of_the_catalog_with_the_users_own_token(gateway: Gateway) -> None:
     carol = gateway.as_user("carol", "fraud-team", hidden={CHURN})
     gateway.read(MODEL, carol)

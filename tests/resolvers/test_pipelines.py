@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
@@ -16,6 +17,7 @@ from gateway.demo import DemoSummary, write_catalog
 from resolvers.ids import encode_id
 from tests.conftest import WRITER_TOKEN, codes, gql
 from tests.support.aws_calls import CountingClient
+from tests.support.fault_proxy import AWS_ROUTES, Fault, FaultProxy
 
 PIPELINE = "component:default/churn-training-pipeline"
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:churn-training-pipeline"
@@ -336,3 +338,36 @@ def test_final_metrics_of_the_training_job_a_run_ran_are_imported_once(
     again = gql(demo.client, query, variables)["data"]["node"]["metrics"]
     assert again == first
     assert sagemaker.total() == 0
+
+
+def test_metrics_whose_import_fails_answer_what_is_stored_and_say_what_is_missing(
+    settings: Settings, tmp_path: Path, demo_aws: DemoSummary
+) -> None:
+    folder = tmp_path / "demo-catalog"
+    write_catalog(folder)
+    moto = urlsplit(settings.aws_endpoint_url)
+    assert moto.hostname is not None
+    assert moto.port is not None
+    query = """query ($id: ID!) { node(id: $id) { ... on PipelineExecution {
+        metrics { name value } } } }"""
+    variables = {"id": execution_id("tuned-600-rounds")}
+    with (
+        FaultProxy((moto.hostname, moto.port), routes=AWS_ROUTES) as aws,
+        TestClient(
+            create_app(settings.replace(catalog_folder=str(folder), aws_endpoint_url=aws.url))
+        ) as client,
+    ):
+        gql(client, STEPS, variables)  # the finished run and its steps are stored
+        aws.fail(Fault.HTTP_500, "cloudwatch")
+
+        failed = gql(client, query, variables, expect_errors=True)
+        aws.heal()
+        again = gql(client, query, variables)
+
+    assert failed["data"]["node"]["metrics"] == []  # nothing stored yet, and not null
+    [error] = failed["errors"]
+    assert error["path"] == ["node", "metrics"]
+    assert error["extensions"]["source"] == "cloudwatch"
+    assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    # Nothing was recorded as imported: the next read imports.
+    assert {"name": "train:progress", "value": 100.0} in again["data"]["node"]["metrics"]

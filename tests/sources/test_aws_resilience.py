@@ -63,6 +63,8 @@ class FakeAws:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.error: tuple[int, str] | None = None
+        self.body: bytes | None = None
+        """Answered with 200 instead of the JSON, when set (a proxy's page, say)."""
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/", self._answer, methods=["POST"])])
@@ -73,7 +75,8 @@ class FakeAws:
         status, body = 200, ANSWERS.get(operation, {})
         if self.error is not None:
             status, body = self.error[0], {"__type": self.error[1], "message": "boom"}
-        return Response(json.dumps(body), status, media_type="application/x-amz-json-1.1")
+        raw = self.body if self.body is not None else json.dumps(body).encode()
+        return Response(raw, status, media_type="application/x-amz-json-1.1")
 
 
 class Clock:
@@ -95,6 +98,7 @@ def served() -> Iterator[tuple[FakeAws, str]]:
 def fake(served: tuple[FakeAws, str]) -> FakeAws:
     served[0].calls.clear()
     served[0].error = None
+    served[0].body = None
     return served[0]
 
 
@@ -173,6 +177,20 @@ async def test_throttling_counts_as_a_failure(
         with pytest.raises(UpstreamError) as caught:
             await source.list_state_machines()
         assert caught.value.code == "UPSTREAM_THROTTLED"
+    assert breaker.state is CircuitState.OPEN
+
+
+async def test_a_success_whose_body_is_not_json_is_the_upstream_failing(
+    served: tuple[FakeAws, str], fake: FakeAws, breaker: CircuitBreaker, stack: AsyncExitStack
+) -> None:
+    # botocore would read it as an empty answer, and the adapter fail on a missing key.
+    source = StepFunctionsSource(await guarded(stack, "stepfunctions", served[1], breaker))
+    fake.body = b"<html>a login page, not AWS</html>"
+    for _ in range(2):
+        with pytest.raises(UpstreamError, match="answered in an unexpected shape") as caught:
+            await source.list_state_machines()
+        assert caught.value.source == "stepfunctions"
+        assert caught.value.code == "UPSTREAM_UNAVAILABLE"
     assert breaker.state is CircuitState.OPEN
 
 

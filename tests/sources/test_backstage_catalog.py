@@ -24,7 +24,6 @@ from sources.errors import (
     AuthenticationError,
     InputError,
     NotAllowedError,
-    NotFoundError,
     UpstreamError,
     UpstreamThrottledError,
     UpstreamTimeoutError,
@@ -474,6 +473,18 @@ async def test_500_is_an_upstream_error_naming_neither_token_nor_body(catalog, f
     assert caught.value.message == "catalog failed with HTTP 500: Error"
 
 
+async def test_a_404_is_the_catalog_api_missing_not_an_unknown_entity(catalog, fake):
+    # A backend still starting (or a wrong base URL) answers 404 for the whole API; the
+    # endpoints asked answer an unknown entity with null, never with 404.
+    fake.fail(404, "NotFoundError", "Not Found")
+
+    with pytest.raises(UpstreamError) as caught:
+        await catalog.entities_by_refs(["group:default/data-eng"], ALICE)
+
+    assert caught.value.code == "UPSTREAM_UNAVAILABLE"
+    assert caught.value.message == "no catalog API under the configured Backstage URL (HTTP 404)"
+
+
 async def test_a_slow_catalog_is_an_upstream_timeout(served, fake, http):
     fake.delay_seconds = 1.0
     impatient = BackstageCatalog(served[1], http, service_token=SERVICE_TOKEN, timeout=0.2)
@@ -508,10 +519,10 @@ async def test_an_unreachable_catalog_is_an_upstream_error(http):
     assert USER_TOKEN not in caught.value.message
 
 
-async def test_a_missing_by_query_endpoint_is_not_found(served, http):
+async def test_a_missing_by_query_endpoint_is_the_catalog_unavailable(served, http):
     wrong_path = BackstageCatalog(f"{served[1]}/nothing-here", http)
 
-    with pytest.raises(NotFoundError):
+    with pytest.raises(UpstreamError, match=r"no catalog API under .* \(HTTP 404\)"):
         await wrong_path.query_entities(EntityQuery(), ALICE)
 
 

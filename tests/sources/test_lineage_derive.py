@@ -339,6 +339,22 @@ async def test_a_failing_upstream_is_reported_and_what_was_recorded_stays(world:
     assert not await world.lineage.neighbours([f"Dataset:{JOB_INPUT}"], Direction.DOWNSTREAM)
 
 
+async def test_a_failed_refresh_is_kept_for_queries_to_report_until_one_completes(
+    world: World,
+) -> None:
+    world.sm.fail["describe_training_job"] = throttled
+    await world.derive.refresh()
+    assert world.derive.incomplete is not None
+    assert world.derive.incomplete.source == "sagemaker"
+    assert world.derive.incomplete.code == "UPSTREAM_THROTTLED"
+
+    await world.derive.refresh()  # within the TTL: still what the last refresh left
+    assert world.derive.incomplete is not None
+    del world.sm.fail["describe_training_job"]
+    await world.derive.refresh(force=True)
+    assert world.derive.incomplete is None
+
+
 async def test_a_failed_refresh_waits_for_the_ttl_and_a_forced_one_completes_it(
     world: World,
 ) -> None:
@@ -368,3 +384,4 @@ async def test_without_a_registry_nothing_is_derived(world: World, tmp_path: Pat
 
     assert (report.recorded, report.retired) == (0, 0)
     assert report.skipped_reason == "the SageMaker model registry is not configured"
+    assert derive.incomplete is None  # nothing to derive is not a failure to report

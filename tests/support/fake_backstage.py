@@ -69,6 +69,8 @@ class LoggedRequest:
     query: list[tuple[str, str]]
     authorization: str | None
     body: Any
+    traceparent: str | None = None
+    """The W3C trace context the caller forwarded, if any."""
 
     @property
     def token(self) -> str | None:
@@ -202,6 +204,7 @@ class FakeBackstage:
                 query=list(request.query_params.multi_items()),
                 authorization=request.headers.get("authorization"),
                 body=body,
+                traceparent=request.headers.get("traceparent"),
             )
         )
         self.calls[endpoint] += 1

@@ -48,7 +48,7 @@ class StoreBase:
         Writes on SQLite take the write lock up front (``BEGIN IMMEDIATE``), so
         concurrent writers queue on the busy timeout instead of deadlocking.
         """
-        async with self._metadb.engine.connect() as conn:
+        async with self._metadb.connection() as conn:
             driver: Any = (await conn.get_raw_connection()).driver_connection
             if self._postgres:
                 pg = _Postgres(driver, self._trace)

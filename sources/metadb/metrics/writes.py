@@ -21,6 +21,7 @@ from sources.metadb.metrics.rollups import TOP, Rollup, _rollups
 from sources.metadb.metrics.sql import _Driver, _Sql
 from sources.metadb.models import utcnow
 from sources.metrics.model import LogResult, PointIn
+from sources.telemetry import metric_points_ingested
 
 SQLITE_CHUNK_PARAMETERS = 2_750
 """Values per multi-row INSERT on SQLite (its limit is 32,766 since 3.32)."""
@@ -82,6 +83,7 @@ class MetricWrites(StoreBase):
             result = LogResult(accepted=len(fresh), duplicates=len(points) - len(fresh))
             if key is not None:
                 await self._remember(db, key, f"metrics:{execution_id}", result)
+        metric_points_ingested(result.accepted, result.duplicates)
         return result
 
     async def _run_state(

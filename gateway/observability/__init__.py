@@ -1,0 +1,1 @@
+"""What the gateway shows its operators: Prometheus metrics, OpenTelemetry traces, logs."""
