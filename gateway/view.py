@@ -27,6 +27,7 @@ from strawberry.types.unset import UnsetType
 
 from gateway.auth.principal import Principal
 from gateway.context import Context
+from gateway.extensions.budget import standing_refusal
 from gateway.graphiql.page import GraphiQLPage
 from gateway.graphql_http import (
     GRAPHQL_RESPONSE_JSON,
@@ -113,6 +114,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        if (refused := standing_refusal(self.resources.budgets, context)) is not None:
+            return ExecutionResult(data=None, errors=[refused])
         graphiql = request.headers.get(GRAPHIQL_HEADER) == "graphiql"
         try:
             resolved = await self.documents.resolve(

@@ -53,7 +53,41 @@ def _retry_after(missing: float, rate: Rate) -> int:
     return max(1, math.ceil(missing / rate.per_second)) if missing > 0 else 0
 
 
+class RefusalMemory:
+    """Who was refused lately, and until when.
+
+    A refused principal is told to wait ``Retry-After`` seconds. Until then its
+    requests are refused on arrival, before their document is parsed, validated
+    or costed: a client that floods on regardless costs a dict lookup per request,
+    not a parse (each replica remembers its own refusals).
+    """
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self.clock = clock
+        self._until: dict[str, tuple[float, float]] = {}  # key -> (until, remaining)
+
+    def note(self, key: str, decision: Decision) -> None:
+        if len(self._until) >= _MAX_IN_PROCESS_KEYS:
+            now = self.clock()
+            self._until = {k: v for k, v in self._until.items() if v[0] > now}
+        self._until[key] = (self.clock() + decision.retry_after, decision.remaining)
+
+    def check(self, key: str) -> Decision | None:
+        """The standing refusal of ``key``, with the whole seconds still to wait."""
+        found = self._until.get(key)
+        if found is None:
+            return None
+        until, remaining = found
+        wait = until - self.clock()
+        if wait <= 0:
+            del self._until[key]
+            return None
+        return Decision(False, remaining, max(1, math.ceil(wait)))
+
+
 class Buckets(Protocol):
+    refusals: RefusalMemory
+
     async def charge(self, key: str, cost: float, rate: Rate) -> Decision: ...
 
 
@@ -63,6 +97,7 @@ class InProcessBuckets:
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self.clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (points, at)
+        self.refusals = RefusalMemory(clock)
 
     async def charge(self, key: str, cost: float, rate: Rate) -> Decision:
         now = self.clock()
@@ -127,6 +162,7 @@ class RedisBuckets:
         # While Redis is unreachable each replica keeps its own buckets: budgets stay
         # enforced (per replica) and queries are not failed for want of a counter.
         self._fallback = InProcessBuckets(clock or time.monotonic)
+        self.refusals = RefusalMemory(clock or time.monotonic)
 
     async def charge(self, key: str, cost: float, rate: Rate) -> Decision:
         now = "" if self.clock is None else repr(self.clock())

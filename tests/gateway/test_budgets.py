@@ -21,9 +21,11 @@ from gateway.config import ConfigError, Settings, TokenBudget, load_settings
 from gateway.limits.budget import (
     REDIS_TIMEOUT_SECONDS,
     Buckets,
+    Decision,
     InProcessBuckets,
     Rate,
     RedisBuckets,
+    RefusalMemory,
     open_buckets,
 )
 from tests.conftest import SERVICE_TOKEN, codes
@@ -173,3 +175,31 @@ def test_token_budgets_are_configured_like_service_tokens() -> None:
 def test_a_bad_token_budget_is_refused(entry: str) -> None:
     with pytest.raises(ConfigError):
         load_settings(environ={"MLMETA_SERVICE_TOKEN_BUDGETS": entry})
+
+
+def test_once_refused_a_principal_is_refused_unparsed_until_its_retry_after(
+    tight: TestClient,
+) -> None:
+    for _ in range(4):
+        tight.post("/graphql", json={"query": QUERY})
+    # Not even parsed: a syntax error would be a 400 or 200 with a syntax error.
+    response = tight.post("/graphql", json={"query": "{ viewer { "})
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= 10
+    assert codes(response.json()) == ["RATE_LIMITED"]
+    other = tight.post(
+        "/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    )
+    assert other.status_code == 200, "another principal is not held by the refusal"
+
+
+def test_a_standing_refusal_ends_when_its_retry_after_has_passed() -> None:
+    clock = Clock()
+    memory = RefusalMemory(clock)
+    memory.note("user:alice", Decision(False, 0.5, 3))
+    clock.now += 2.5
+    held = memory.check("user:alice")
+    assert held is not None
+    assert held.retry_after == 1
+    clock.now += 0.5
+    assert memory.check("user:alice") is None
