@@ -10,8 +10,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, TypeVar
 
+from prometheus_client import Histogram
 from strawberry.dataloader import DataLoader
 
 from gateway.auth.principal import Principal
@@ -201,18 +203,27 @@ class Loaders:
 
 def _measure_batches(loaders: Loaders) -> None:
     """Each batch's size goes to ``mlmeta_loader_batch_size`` under the loader's name."""
-    for f in fields(loaders):
-        loader = getattr(loaders, f.name)
-        loader.load_fn = _measured(f.name, loader.load_fn)
+    for name in _loader_names():
+        loader = getattr(loaders, name)
+        loader.load_fn = _measured(name, loader.load_fn)
+
+
+@cache
+def _loader_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(Loaders))
+
+
+@cache
+def _batch_sizes(name: str) -> Histogram:
+    return LOADER_BATCH_SIZE.labels(name)
 
 
 def _measured(
     name: str, load_fn: Callable[[list[K]], Awaitable[V]]
 ) -> Callable[[list[K]], Awaitable[V]]:
-    histogram = LOADER_BATCH_SIZE.labels(name)
-
+    # Per request for every loader: only a closure here; the histogram when a batch runs.
     def load(keys: list[K]) -> Awaitable[V]:
-        histogram.observe(len(keys))
+        _batch_sizes(name).observe(len(keys))
         return load_fn(keys)
 
     return load

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager
+from functools import cache
 from types import TracebackType
 
 from opentelemetry import trace
@@ -60,10 +61,30 @@ METRIC_POINTS = Counter(
 tracer = trace.get_tracer("mlmeta")
 
 
+_tracing = False
+_next_check = 0.0
+
+
 def tracing() -> bool:
     """True once an SDK tracer provider is installed (``OTEL_*``, or a test's): only then
-    are spans worth making; until then the API's no-op spans would cost time for nothing."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    are spans worth making; until then the API's no-op spans would cost time for nothing.
+
+    Asked on every upstream call, so the answer is kept: a provider, once installed,
+    stays; its absence is checked again at most once a second (``refresh_tracing``
+    checks now, for whoever just installed one)."""
+    global _next_check
+    if _tracing:
+        return True
+    now = time.monotonic()
+    if now >= _next_check:
+        _next_check = now + 1.0
+        refresh_tracing()
+    return _tracing
+
+
+def refresh_tracing() -> None:
+    global _tracing
+    _tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 class UpstreamCall:
@@ -99,16 +120,26 @@ class UpstreamCall:
         traceback: TracebackType | None,
     ) -> None:
         outcome = self.outcome
-        UPSTREAM_CALLS.labels(self.source, self.operation, outcome).inc()
+        _calls(self.source, self.operation, outcome).inc()
         if outcome != "circuit_open":
-            seconds = time.perf_counter() - self._started
-            UPSTREAM_SECONDS.labels(self.source, self.operation).observe(seconds)
+            _seconds(self.source, self.operation).observe(time.perf_counter() - self._started)
         if self._span is not None:
             span = trace.get_current_span()
             span.set_attribute("mlmeta.outcome", outcome)
             if outcome not in ("ok", "error"):
                 span.set_status(trace.StatusCode.ERROR, outcome)
             self._span.__exit__(kind, error, traceback)
+
+
+# The labelled children, kept: labels() takes a lock and builds a key on every call.
+@cache
+def _calls(source: str, operation: str, outcome: str) -> Counter:
+    return UPSTREAM_CALLS.labels(source, operation, outcome)
+
+
+@cache
+def _seconds(source: str, operation: str) -> Histogram:
+    return UPSTREAM_SECONDS.labels(source, operation)
 
 
 def upstream_call(source: str, operation: str) -> UpstreamCall:

@@ -26,6 +26,8 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
+from sources.telemetry import refresh_tracing
+
 log = logging.getLogger("mlmeta.tracing")
 
 _ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -59,6 +61,7 @@ def configure_tracing(environ: Mapping[str, str] | None = None) -> bool:
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    refresh_tracing()
     _configured = True
     log.info("traces are exported with %s", type(exporter).__name__)
     return True

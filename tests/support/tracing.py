@@ -15,6 +15,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from sources.telemetry import refresh_tracing
+
 
 class _Switchable(InMemorySpanExporter):
     active = False
@@ -35,6 +37,7 @@ def recording() -> Iterator[InMemorySpanExporter]:
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(_exporter))
         trace.set_tracer_provider(provider)
+        refresh_tracing()
     _exporter.clear()
     _exporter.active = True
     try:
