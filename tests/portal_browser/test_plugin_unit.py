@@ -1,10 +1,11 @@
 """The Backstage plugin's own checks run with the suite, and the host app bundles it as tested.
 
 ``plugins/backstage/plugin/test.sh`` is the plugin's one test command (``npm ci``
-when its lock changed, the generated-operations check, tsc, jest); it runs here so
-that ``./run test`` and ``.ci/run`` fail when the plugin's tests do. The portal's
-bundle compiles the plugin's sources against the app's node_modules, so the app
-must hold every runtime dependency of the plugin, at the version its tests ran on.
+once per lock into ~/.cache/mlmeta, the generated-operations check, tsc, lint,
+jest); it runs here so that ``./run test`` and ``.ci/run`` fail when the plugin's
+tests do. The portal's bundle compiles the plugin's sources against the app's
+node_modules, so the app must hold every runtime dependency of the plugin, at the
+version its tests ran on.
 """
 
 from __future__ import annotations

@@ -68,7 +68,13 @@ VIEWS: list[dict[str, Any]] = [
     {
         "name": "model",
         "path": MODEL,
-        "expect": ["Versions of churn-model", "Model card: churn-model", "Lineage: churn-model"],
+        # "Intended use" is the card's Markdown: its card title shows while it still loads.
+        "expect": [
+            "Versions of churn-model",
+            "Model card: churn-model",
+            "Intended use",
+            "Lineage: churn-model",
+        ],
         # The lineage of the deployed version: dataset -> run -> version -> deployment.
         "readyWhen": [
             f"svg[aria-label='Lineage of churn-model-v3'] [data-type='{kind}']"

@@ -37,14 +37,43 @@ describe('mlmetaPlugin', () => {
     expect(typeof EntityMlmetaPipelineContent).toBe('function');
   });
 
+  const entityOf = (kind: string, name: string, type: string) => ({
+    apiVersion: 'backstage.io/v1alpha1',
+    kind,
+    metadata: { name, namespace: 'default' },
+    spec: { type, owner: 'group:default/ml-platform' },
+  });
+  // The demo's entities of each kind, and their neighbours that must not get the tab.
+  const pipeline = pipelineEntity;
+  const model = entityOf('Resource', 'churn-model', 'ml-model');
+  const dataset = entityOf('Resource', 'churn-training-set', 'dataset');
+  const service = entityOf('Component', 'gateway', 'service');
+  const otherResource = entityOf('Resource', 'features-db', 'database');
+  const otherKindSameType = entityOf('API', 'churn-api', 'ml-model');
+
   it.each([
-    [mlmetaPipelineContent, '/mlmeta-pipeline', 'kind:component,spec.type:ml-pipeline'],
-    [mlmetaModelContent, '/mlmeta-model', 'kind:resource,spec.type:ml-model'],
-    [mlmetaDatasetContent, '/mlmeta-dataset', 'kind:resource,spec.type:dataset'],
-  ])('mounts %# at its path for matching entities only', (extension, path, filter) => {
-    const tester = createExtensionTester(extension as any);
-    expect(tester.get(coreExtensionData.routePath)).toBe(path);
-    expect(tester.get(EntityContentBlueprint.dataRefs.filterExpression)).toBe(filter);
+    ['pipeline', mlmetaPipelineContent, '/mlmeta-pipeline', [pipeline]],
+    ['model', mlmetaModelContent, '/mlmeta-model', [model]],
+    ['dataset', mlmetaDatasetContent, '/mlmeta-dataset', [dataset]],
+  ])('mounts the %s tab at its path, for its kind and type only', (_name, extension, path, matching) => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const tester = createExtensionTester(extension as any);
+      expect(tester.get(coreExtensionData.routePath)).toBe(path);
+      // A predicate object (not the deprecated string, whose comma is an OR: with
+      // 'kind:resource,spec.type:ml-model' every Resource had the model tab).
+      const matches = tester.get(EntityContentBlueprint.dataRefs.filterFunction) as unknown as (
+        entity: unknown,
+      ) => boolean;
+      expect(typeof matches).toBe('function');
+      const all = [pipeline, model, dataset, service, otherResource, otherKindSameType];
+      expect(all.filter(e => matches(e)).map(e => e.metadata.name)).toEqual(
+        matching.map(e => e.metadata.name),
+      );
+      expect(warn.mock.calls.flat().join(' ')).not.toMatch(/DEPRECATION/);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('renders the pipeline tab for the entity of the page', async () => {

@@ -8,10 +8,15 @@ import {
 import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
 import { MlmetaClient, mlmetaApiRef } from './api';
 
-/** Entity filters of the three tabs (the catalog conventions of mlmeta's README). */
-export const PIPELINE_FILTER = 'kind:component,spec.type:ml-pipeline';
-export const MODEL_FILTER = 'kind:resource,spec.type:ml-model';
-export const DATASET_FILTER = 'kind:resource,spec.type:dataset';
+/**
+ * Entity filters of the three tabs (the catalog conventions of mlmeta's README), as
+ * entity predicates: every key must match (case-insensitively). Not the string form
+ * (`'kind:resource,spec.type:ml-model'`): it is deprecated, and its comma is an OR, so
+ * the model tab would show on every Resource.
+ */
+export const PIPELINE_FILTER = { kind: 'component', 'spec.type': 'ml-pipeline' };
+export const MODEL_FILTER = { kind: 'resource', 'spec.type': 'ml-model' };
+export const DATASET_FILTER = { kind: 'resource', 'spec.type': 'dataset' };
 
 /** `api:mlmeta`: the mlmeta client, through the proxy endpoint `/mlmeta`. */
 export const mlmetaApi = ApiBlueprint.make({

@@ -16,6 +16,7 @@ import { useState } from 'react';
 import { ModelPageDocument } from '../../generated/graphql';
 import { useMlmetaQuery } from '../../hooks/useMlmetaQuery';
 import { formatInstant } from '../common/format';
+import { Instant } from '../common/Instant';
 import { StatusChip } from '../common/StatusChip';
 import { Empty, ErrorState, LoadingState, PartialNotice } from '../common/states';
 import { LineagePanel } from './LineagePanel';
@@ -66,6 +67,8 @@ export function ModelView({ entityRef, pageSize = 20 }: { entityRef: string; pag
             <Empty title="No versions" description="Nothing is registered in this model package group yet." />
           )}
           {versions.length > 0 && (
+            // Scrolls sideways when wider than its card, rather than squeezing "Why".
+            <Box style={{ overflowX: 'auto' }} data-testid="versions-scroll">
             <Table size="small" aria-label="Model versions">
               <TableHead>
                 <TableRow>
@@ -75,7 +78,7 @@ export function ModelView({ entityRef, pageSize = 20 }: { entityRef: string; pag
                   <TableCell style={{ whiteSpace: 'nowrap' }}>Registered</TableCell>
                   <TableCell style={{ whiteSpace: 'nowrap' }}>Decided by</TableCell>
                   <TableCell style={{ whiteSpace: 'nowrap' }}>When</TableCell>
-                  <TableCell style={{ whiteSpace: 'nowrap' }}>Why</TableCell>
+                  <TableCell style={{ minWidth: 220 }}>Why</TableCell>
                   <TableCell style={{ whiteSpace: 'nowrap' }}>Trained by</TableCell>
                   <TableCell style={{ whiteSpace: 'nowrap' }}>Deployments</TableCell>
                 </TableRow>
@@ -97,7 +100,9 @@ export function ModelView({ entityRef, pageSize = 20 }: { entityRef: string; pag
                     <TableCell>
                       <StatusChip status={v.status} />
                     </TableCell>
-                    <TableCell style={{ whiteSpace: 'nowrap' }}>{formatInstant(v.createdAt)}</TableCell>
+                    <TableCell>
+                      <Instant value={v.createdAt} />
+                    </TableCell>
                     {v.approval === null ? (
                       <TableCell colSpan={3}>
                         <Typography variant="body2" color="textSecondary">
@@ -107,13 +112,13 @@ export function ModelView({ entityRef, pageSize = 20 }: { entityRef: string; pag
                     ) : (
                       <>
                         <TableCell>{v.approval.status === 'PENDING_MANUAL_APPROVAL' ? '—' : v.approval.decidedBy ?? '—'}</TableCell>
-                        <TableCell style={{ whiteSpace: 'nowrap' }}>
-                          {v.approval.status === 'PENDING_MANUAL_APPROVAL' ? '—' : formatInstant(v.approval.decidedAt)}
+                        <TableCell>
+                          {v.approval.status === 'PENDING_MANUAL_APPROVAL' ? '—' : <Instant value={v.approval.decidedAt} />}
                         </TableCell>
-                        <TableCell style={{ maxWidth: 320 }}>{v.approval.description ?? ''}</TableCell>
+                        <TableCell style={{ minWidth: 220, maxWidth: 400 }}>{v.approval.description ?? ''}</TableCell>
                       </>
                     )}
-                    <TableCell style={{ whiteSpace: 'nowrap' }}>{v.trainedBy?.name ?? '—'}</TableCell>
+                    <TableCell>{v.trainedBy?.name ?? '—'}</TableCell>
                     <TableCell>
                       {v.deployments === null ? (
                         <Typography variant="body2" color="textSecondary">
@@ -125,7 +130,13 @@ export function ModelView({ entityRef, pageSize = 20 }: { entityRef: string; pag
                             <Chip
                               key={d.id}
                               size="small"
-                              label={`${d.name}${d.environment ? ` · ${d.environment}` : ''} · ${d.status}`}
+                              // On two lines when the table is tight, not cut by the card's edge.
+                              style={{ height: 'auto', maxWidth: 180, padding: '2px 0' }}
+                              label={
+                                <span style={{ whiteSpace: 'normal' }}>
+                                  {`${d.name}${d.environment ? ` · ${d.environment}` : ''} · ${d.status}`}
+                                </span>
+                              }
                               title={d.deployedAt ? `deployed ${formatInstant(d.deployedAt)}` : undefined}
                             />
                           ))}
@@ -136,6 +147,7 @@ export function ModelView({ entityRef, pageSize = 20 }: { entityRef: string; pag
                 ))}
               </TableBody>
             </Table>
+            </Box>
           )}
           <Box display="flex" justifyContent="flex-end" mt={1} style={{ gap: 8 }}>
             <Button size="small" disabled={cursors.length < 2} onClick={() => setCursors(c => c.slice(0, -1))}>

@@ -138,7 +138,7 @@ export function MetricEvolutionChart({
             ))}
           </Box>
           <Typography variant="caption" color="textSecondary">
-            {rows.length} runs, oldest first; hover a point to see its run.
+            {rows.length} {rows.length === 1 ? 'run' : 'runs'}, oldest first; hover a point to see its run.
           </Typography>
           <ResponsiveContainer width="100%" height={320} initialDimension={{ width: 800, height: 320 }}>
             <LineChart data={rows} margin={{ top: 10, right: 20, bottom: 10, left: 0 }}>

@@ -14,12 +14,20 @@ import {
 import { useState } from 'react';
 import { PipelineRunsDocument } from '../../generated/graphql';
 import { useMlmetaQuery } from '../../hooks/useMlmetaQuery';
-import { formatDuration, formatInstant, formatNumber } from '../common/format';
+import { formatDuration, formatNumber } from '../common/format';
 import { readRunTable } from '../common/runTable';
 import { Empty, ErrorState, LoadingState, PartialNotice } from '../common/states';
+import { Instant } from '../common/Instant';
 import { StatusChip } from '../common/StatusChip';
 
 const FAILED = new Set(['FAILED', 'TIMED_OUT', 'ABORTED']);
+// A cause takes at most three lines; the tooltip holds all of it.
+const CAUSE_STYLE = {
+  display: '-webkit-box',
+  WebkitLineClamp: 3,
+  WebkitBoxOrient: 'vertical',
+  overflow: 'hidden',
+} as const;
 
 export interface RunsTableProps {
   entityRef: string;
@@ -75,6 +83,9 @@ export function RunsTable({
         <Empty title="No runs yet" description="Runs appear here once the pipeline has run." />
       )}
       {runs.length > 0 && (
+        // The metrics come right after the duration, the long cause last; wider than its
+        // card (many metric columns, a narrow window), the table scrolls sideways.
+        <Box style={{ overflowX: 'auto' }} data-testid="runs-scroll">
         <Table size="small" aria-label="Runs">
           <TableHead>
             <TableRow>
@@ -83,13 +94,13 @@ export function RunsTable({
               <TableCell style={{ whiteSpace: 'nowrap' }}>Status</TableCell>
               <TableCell style={{ whiteSpace: 'nowrap' }}>Started</TableCell>
               <TableCell style={{ whiteSpace: 'nowrap' }}>Duration</TableCell>
-              <TableCell style={{ whiteSpace: 'nowrap' }}>Failed step</TableCell>
-              <TableCell style={{ whiteSpace: 'nowrap' }}>Cause</TableCell>
               {metrics.map(m => (
                 <TableCell key={m} align="right" style={{ whiteSpace: 'nowrap' }}>
                   {m}
                 </TableCell>
               ))}
+              <TableCell style={{ whiteSpace: 'nowrap' }}>Failed step</TableCell>
+              <TableCell style={{ whiteSpace: 'nowrap' }}>Cause</TableCell>
             </TableRow>
           </TableHead>
           <TableBody>
@@ -121,28 +132,31 @@ export function RunsTable({
                   <TableCell>
                     <StatusChip status={run.status === 'unknown' ? undefined : run.status} />
                   </TableCell>
-                  <TableCell style={{ whiteSpace: 'nowrap' }}>{run.startedAt ? formatInstant(run.startedAt) : '—'}</TableCell>
+                  <TableCell>{run.startedAt ? <Instant value={run.startedAt} /> : '—'}</TableCell>
                   <TableCell style={{ whiteSpace: 'nowrap' }}>{formatDuration(duration)}</TableCell>
-                  <TableCell>{failedStep?.name ?? (FAILED.has(run.status) ? 'unknown' : '')}</TableCell>
-                  <TableCell style={{ maxWidth: 320 }}>
-                    {cause && (
-                      <Tooltip title={cause}>
-                        <Typography variant="body2" noWrap>
-                          {cause}
-                        </Typography>
-                      </Tooltip>
-                    )}
-                  </TableCell>
                   {metrics.map(m => (
                     <TableCell key={m} align="right" style={{ whiteSpace: 'nowrap' }}>
                       {formatNumber(run.metrics[m])}
                     </TableCell>
                   ))}
+                  <TableCell style={{ whiteSpace: 'nowrap' }}>
+                    {failedStep?.name ?? (FAILED.has(run.status) ? 'unknown' : '')}
+                  </TableCell>
+                  <TableCell style={{ minWidth: 200 }}>
+                    {cause && (
+                      <Tooltip title={cause}>
+                        <Typography variant="body2" className="mlmeta-cause" style={CAUSE_STYLE}>
+                          {cause}
+                        </Typography>
+                      </Tooltip>
+                    )}
+                  </TableCell>
                 </TableRow>
               );
             })}
           </TableBody>
         </Table>
+        </Box>
       )}
       <Box display="flex" justifyContent="flex-end" alignItems="center" mt={1} style={{ gap: 8 }}>
         <Typography variant="caption" color="textSecondary">
