@@ -34,7 +34,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -90,8 +90,8 @@ def cache_root() -> Path:
     return base / "mlmeta"
 
 
-def _require_tool(name: str) -> str:
-    path = shutil.which(name)
+def _require_tool(name: str, env: Mapping[str, str] | None = None) -> str:
+    path = shutil.which(name, path=(os.environ if env is None else env).get("PATH"))
     if path is None:
         raise BackstageUnavailableError(
             f"`{name}` was not found on PATH. The real-Backstage integration tests need "
@@ -162,19 +162,23 @@ def ensure_installed(
     files: tuple[str, ...] = BACKEND_FILES,
     name: str = "backstage",
     scripts: tuple[str, ...] = ("index.js",),
+    env: Mapping[str, str] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> Path:
     """Install the backend's node_modules into the cache (once) and return that folder.
 
     Other npm packages of the tests use it too: ``package_dir`` holds ``files``
     (package.json, package-lock.json, ...: what the cache is keyed by), the cache
     folder is ``<name>-<hash>``, and ``scripts`` are copied in fresh on every call.
+    ``env`` (default: this process's) finds node and npm and runs npm; ``announce``
+    is told when an install starts and how long it took.
 
     Safe to call from several processes: installation happens under an exclusive
     file lock, and the folder only counts as installed once the marker file is
     written after a successful ``npm ci`` (exactly package-lock.json).
     """
-    node = _require_tool("node")
-    npm = _require_tool("npm")
+    node = _require_tool("node", env)
+    npm = _require_tool("npm", env)
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     dest = root / f"{name}-{install_key(_node_abi(node), package_dir, files)}"
@@ -185,7 +189,7 @@ def ensure_installed(
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 if not marker.exists():  # someone else may have installed meanwhile
-                    _install(node, npm, dest, marker, package_dir, files)
+                    _install(node, npm, dest, marker, package_dir, files, env, announce)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -196,7 +200,14 @@ def ensure_installed(
 
 
 def _install(
-    node: str, npm: str, dest: Path, marker: Path, package_dir: Path, files: tuple[str, ...]
+    node: str,
+    npm: str,
+    dest: Path,
+    marker: Path,
+    package_dir: Path,
+    files: tuple[str, ...],
+    env: Mapping[str, str] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
     if dest.exists():  # leftovers of a failed or interrupted install
         shutil.rmtree(dest)
@@ -205,21 +216,23 @@ def _install(
         if (package_dir / name).exists():
             shutil.copyfile(package_dir / name, dest / name)
 
-    env = dict(os.environ)
-    if "npm_config_nodedir" not in env:
+    npm_env = dict(os.environ if env is None else env)
+    if "npm_config_nodedir" not in npm_env:
         headers = _node_headers_dir(node)
         if headers is not None:
-            env["npm_config_nodedir"] = headers
-    env.setdefault("npm_config_update_notifier", "false")
+            npm_env["npm_config_nodedir"] = headers
+    npm_env.setdefault("npm_config_update_notifier", "false")
 
     log_path = dest / "npm-install.log"
     started = time.monotonic()
+    if announce is not None:
+        announce(f"installing {package_dir.name}'s npm packages into {dest} (once)")
     with open(log_path, "w") as log:
         try:
             proc = subprocess.run(
                 [npm, "ci", "--no-audit", "--no-fund"],
                 cwd=dest,
-                env=env,
+                env=npm_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 timeout=INSTALL_TIMEOUT_SECONDS,
@@ -235,9 +248,10 @@ def _install(
             f"`npm ci` in {dest} failed with exit code {proc.returncode}; "
             f"last lines of {log_path}:\n{_tail(log_path)}"
         )
-    marker.write_text(
-        json.dumps({"installed_at": time.time(), "seconds": time.monotonic() - started}) + "\n"
-    )
+    seconds = time.monotonic() - started
+    marker.write_text(json.dumps({"installed_at": time.time(), "seconds": seconds}) + "\n")
+    if announce is not None:
+        announce(f"installed in {seconds:.0f} s")
 
 
 # --------------------------------------------------------------------------- run

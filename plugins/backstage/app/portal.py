@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -37,12 +36,11 @@ from typing import IO, Any
 import httpx
 
 from tests.backstage_real.harness import (
-    _node_abi,
-    _node_headers_dir,
+    BackstageUnavailableError,
     _tail,
-    cache_root,
     wait_for,
 )
+from tests.backstage_real.harness import ensure_installed as install_npm_package
 
 APP_DIR = Path(__file__).resolve().parent
 BACKEND_DIR = APP_DIR / "backend"
@@ -52,8 +50,6 @@ NODE_SH = APP_DIR.parent / "node.sh"
 DEMO_CATALOG = REPO_ROOT / "gateway" / "demo" / "catalog" / "all.yaml"
 # Files that decide what `npm ci` installs; their hash (with the Node ABI) names the cache.
 PACKAGE_FILES = ("package.json", "package-lock.json", ".npmrc")
-INSTALLED_MARKER = ".mlmeta-installed"
-INSTALL_TIMEOUT_SECONDS = 20 * 60
 START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 10.0
 DEMO_STEP_SECONDS = 2
@@ -87,6 +83,9 @@ def node_env(bin_dir: Path) -> dict[str, str]:
     """The environment with Node 22 first on PATH (npm is the machine's, run by it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("APP_CONFIG_")}
     env.pop("NODE_OPTIONS", None)
+    # better-sqlite3 compiles against the headers of the Node that runs it: Node 22's
+    # own (the installer finds them), never a nodedir set for another Node.
+    env.pop("npm_config_nodedir", None)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("npm_config_update_notifier", "false")
     return env
@@ -102,67 +101,23 @@ def _tool(name: str, env: dict[str, str]) -> str:
 def ensure_installed(package_dir: Path, name: str, env: dict[str, str]) -> Path:
     """``npm ci`` ``package_dir``'s lock into the cache (once) and link it as node_modules.
 
-    The cache folder is ``<cache_root>/<name>-<hash>``; the install runs under a file
-    lock and counts only once its marker is written, as in tests/backstage_real.
+    The real-Backstage harness's installer does it (cache folder ``<name>-<hash>`` keyed
+    by the package files and the Node ABI, a file lock, a marker written on success),
+    with Node 22 from ``env``.
     """
-    node, npm = _tool("node", env), _tool("npm", env)
-    digest = hashlib.sha256()
-    for file in PACKAGE_FILES:
-        path = package_dir / file
-        digest.update(file.encode() + b"\0" + (path.read_bytes() if path.exists() else b"-"))
-    digest.update(_node_abi(node).encode())
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    dest = root / f"{name}-{digest.hexdigest()[:16]}"
-    marker = dest / INSTALLED_MARKER
-    if not marker.exists():
-        with open(root / f"{dest.name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                if not marker.exists():  # another process may have installed meanwhile
-                    _npm_ci(node, npm, package_dir, dest, marker, env)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    try:
+        dest = install_npm_package(
+            package_dir,
+            PACKAGE_FILES,
+            name,
+            scripts=(),
+            env=env,
+            announce=lambda message: print(f"portal: {message}", flush=True),
+        )
+    except BackstageUnavailableError as exc:
+        raise PortalError(str(exc)) from exc
     _link(package_dir / "node_modules", dest / "node_modules")
     return dest
-
-
-def _npm_ci(
-    node: str, npm: str, package_dir: Path, dest: Path, marker: Path, env: dict[str, str]
-) -> None:
-    if dest.exists():  # leftovers of a failed or interrupted install
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for file in PACKAGE_FILES:
-        if (package_dir / file).exists():
-            shutil.copyfile(package_dir / file, dest / file)
-    env = dict(env)
-    # better-sqlite3 compiles from source (its prebuilt download is out of reach) against
-    # the headers of the Node that runs it: Node 22's own, not a ~/.npmrc nodedir.
-    headers = _node_headers_dir(node)
-    if headers is not None:
-        env["npm_config_nodedir"] = headers
-    log_path = dest / "npm-install.log"
-    started = time.monotonic()
-    print(f"portal: installing {package_dir.name}'s npm packages into {dest} (once)", flush=True)
-    with open(log_path, "w") as log:
-        try:
-            done = subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments
-                [npm, "ci", "--no-audit", "--no-fund"],
-                cwd=dest,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=INSTALL_TIMEOUT_SECONDS,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise PortalError(f"`npm ci` in {dest} timed out:\n{_tail(log_path)}") from exc
-    if done.returncode != 0:
-        raise PortalError(f"`npm ci` in {dest} failed ({done.returncode}):\n{_tail(log_path)}")
-    seconds = time.monotonic() - started
-    marker.write_text(json.dumps({"installed_at": time.time(), "seconds": seconds}) + "\n")
-    print(f"portal: installed in {seconds:.0f} s", flush=True)
 
 
 def _link(link: Path, target: Path) -> None:
