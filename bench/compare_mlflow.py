@@ -1,87 +1,98 @@
-"""mlmeta against MLflow's tracking server, same data, same machine, one run (issue 7).
+"""mlmeta against MLflow's tracking server: same data, same machine, interleaved rounds.
 
-The MLflow half (``bench.mlflow_side``) installs MLflow once in its own
-virtualenv outside the repository, runs ``mlflow server --workers 1`` over a
-fresh SQLite file, seeds it with the shared anchor benchmark's generator and
-times the anchor's fastest method for each workload.
+To reproduce README's table (both backends; PostgreSQL on 127.0.0.1:5432, trust
+auth; about 30 minutes on a quiet 2-core machine, most of it loading 11M long-series
+points into each backend; check ``uptime`` first, the load average is recorded):
 
-The mlmeta half generates the same data here (same runs, parameter names and
-values, metric names, steps and values as ``mlflow_anchor.seed``), serves the
-gateway in-process over uvicorn on a real port (SQLite file, or a fresh
-PostgreSQL database ``mlmeta_bench_<random>`` on 127.0.0.1:5432, dropped at
-the end), loads the runs with ``recordRun`` and their points with
-``logMetrics`` (batches of at most 10,000 points), and times one GraphQL
-request per workload from a keep-alive client:
+    .venv/bin/python -m bench.compare_mlflow --rounds 5 --long-ingest http
 
-* ``points_100k``: 5 metrics x 200 runs, full history (compareRuns + metricSeries, columns)
-* ``points_20k``: 1 metric x 200 runs
-* ``run_list``: 200 runs with parameters and latest metrics (executions, 2 pages of 100)
-* ``run_list_compare``: the same 200 rows through compareRuns (1 call)
-* ``run_list_table``: the same 2 pages as one ``RunTable`` scalar each (aligned columns)
-* ``long_*``: 20 runs x 5 metrics with 100,000 steps stored each, then 10,000
-  steps, both read with maxPoints 500: the time must follow the points
-  returned, not the points stored.
+Quicker: ``--skip-long`` (no long series), ``--backends sqlite``, ``--rounds 3``.
+``--only REGEX`` limits MLflow to the methods it matches (for trying the harness only:
+MLflow's best is then the best of those).
 
-Each figure is the median of ``--reps`` timings after one warm-up, including
-the client's JSON decoding, as the anchor does. Results go to
+How it runs. Both servers are up at once: MLflow's (``bench.mlflow_side``: its own
+virtualenv, ``mlflow server --workers 1`` over SQLite, seeded and timed by the shared
+anchor benchmark's own functions) and one ``mlmeta serve`` process per backend
+(``bench.mlmeta_side``: a fresh gateway process after loading, so its memory is its
+own). Then ``--rounds`` rounds; in each, workload by workload, MLflow times every
+method the anchor has for it and each mlmeta backend times its request(s) for it;
+MLflow goes first in even rounds, mlmeta in odd ones. Before round 1 every method
+and workload is called ``--warmup`` times untimed. Within a round each is timed
+``--reps`` times and the round's figure is the median of those reps (with the
+default ``--reps 1``, the one timing). Timings include the client's JSON decoding,
+as the anchor's do.
+
+What it reports, per workload and backend: MLflow's best method (the eligible
+method with the lowest median over the rounds: it must return every point) with
+its min/median/max over the rounds, mlmeta's min/median/max, the ratio of the
+medians and the range of the per-round ratios (mlmeta round k / the same MLflow
+method in round k), the target and a verdict: ``pass`` when every round's ratio is
+within the target, ``pass*`` when the median's is but some rounds' are not,
+``MISS`` otherwise. Also the gateway's RSS (VmRSS after, VmHWM peak during the
+100k-point query; the peak is reset before each workload) against MLflow's server.
+Every method's figures, every sample and the load average per round go to
 ``bench/results/compare_mlflow.json``.
 
-    python -m bench.compare_mlflow [--reps 7] [--backends sqlite,postgres] [--skip-mlflow]
-        [--mlflow-results previous.json] [--skip-long] [--long-steps 100000,10000]
-        [--long-runs 20] [--long-ingest graphql|http]
+Workloads (MLflow's counterpart in brackets):
+
+* ``points_100k``: 5 metrics x 200 runs, full history, one compareRuns + metricSeries
+  request (columns) [MLflow's points_100k]
+* ``points_20k``: 1 metric x 200 runs [points_20k]
+* ``run_list``: 200 runs with parameters and latest metrics, 2 pages of 100 [run_list]
+* ``run_list_compare``: the same 200 rows through compareRuns, 1 call [run_list]
+* ``run_list_table``: the same 2 pages as one ``RunTable`` scalar each [run_list]
+* ``long_*``: 20 runs x 5 metrics with 100,000 steps stored each, then 10,000, read
+  with maxPoints 500: the time must follow the points returned, not the points stored.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import functools
 import json
 import os
 import platform
-import secrets
-import socket
-import statistics
+import subprocess
 import sys
-import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from bench.mlflow_side import (
-    EXPERIMENT,
-    METRICS,
-    N_PARAMS,
-    N_STEPS,
     POINTS_20K,
     POINTS_100K,
     RUN_LIST,
-    RUNS,
-    run_mlflow_side,
+    MlflowSide,
+    add_round,
+    mlflow_side,
+    summarise,
+)
+from bench.mlmeta_side import (
+    LONG_MAX_POINTS,
+    LONG_RUNS,
+    RUN_LIST_COMPARE,
+    RUN_LIST_TABLE,
+    Backend,
+    GraphQLError,
+    WrongAnswerError,
+    expect,
+    start_backend,
 )
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "compare_mlflow.json"
-TOKEN = "bench-compare-mlflow-writer-0123456789"
-PG_HOST = "127.0.0.1"
-PG_PORT = int(os.environ.get("MLMETA_BENCH_POSTGRES_PORT", "5432"))
-PG_USER = "postgres"
-PG_ADMIN_DATABASES = ("postgres", "test")
-BATCH_POINTS = 10_000  # logMetrics' per-call limit
-BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
-LONG_PIPELINE = EXPERIMENT + "_long"
-LONG_RUNS = 20
-LONG_MAX_POINTS = 500
-
-RUN_LIST_COMPARE = "run_list_compare"
-RUN_LIST_TABLE = "run_list_table"
+REPO = Path(__file__).resolve().parent.parent
+# mlmeta's workloads timed next to each of MLflow's.
+GROUPS: dict[str, tuple[str, ...]] = {
+    POINTS_100K: (POINTS_100K,),
+    POINTS_20K: (POINTS_20K,),
+    RUN_LIST: (RUN_LIST, RUN_LIST_COMPARE, RUN_LIST_TABLE),
+}
+MLFLOW_OF = {name: group for group, names in GROUPS.items() for name in names}
 TARGETS: dict[str, float] = {
     POINTS_100K: 0.05,
     POINTS_20K: 0.05,
@@ -89,570 +100,257 @@ TARGETS: dict[str, float] = {
     RUN_LIST_COMPARE: 0.5,
     RUN_LIST_TABLE: 0.5,
 }
+LABELS = {
+    POINTS_100K: "100k points: 5 metrics x 200 runs, full history",
+    POINTS_20K: "20k points: 1 metric x 200 runs",
+    RUN_LIST: "200 runs as objects (2 pages)",
+    RUN_LIST_COMPARE: "200 runs as objects via compareRuns (1 call)",
+    RUN_LIST_TABLE: "200 runs as RunTable (2 pages)",
+}
+RSS_TARGET_MIB = 150.0  # issue 18: the gateway serving the 100k-point query
 # The long series passes when 10x more points stored costs at most this factor more time.
 LONG_GROWTH_LIMIT = 2.0
 
-# ---------------------------------------------------------------------- GraphQL documents
-# Module-level so they are easy to adjust to the final schema's names.
-SCHEMA_REQUIRES = ("logMetrics", "compareRuns", "metricSeries")
-RECORD_RUN = """mutation RecordRun($input: RecordRunInput!) {
-  recordRun(input: $input) { id }
-}"""
-LOG_METRICS = """mutation LogMetrics($input: LogMetricsInput!) {
-  logMetrics(input: $input) { accepted duplicates }
-}"""
-# The columnar form: one scalar holding steps, values and timestamps per series, what
-# a chart library takes. "name steps values" (plain lists) or "name points { step value }"
-# work as well, at a higher cost per point.
-SERIES_FIELDS = "name columns"
-SERIES_QUERY = f"""query Series($ids: [ID!]!, $names: [String!], $maxPoints: Int!) {{
-  compareRuns(executionIds: $ids) {{
-    id
-    metricSeries(names: $names, maxPoints: $maxPoints) {{ {SERIES_FIELDS} }}
-  }}
-}}"""
-LONG_SERIES_QUERY = f"""query LongSeries($ids: [ID!]!, $maxPoints: Int!) {{
-  compareRuns(executionIds: $ids) {{
-    id
-    metricSeries(maxPoints: $maxPoints) {{ count downsampled {SERIES_FIELDS} }}
-  }}
-}}"""
-RUN_FIELDS = """id name status startedAt stoppedAt
-      parameters { key value }
-      metrics { name value step timestamp }"""
-RUN_LIST_QUERY = f"""query RunList($ref: String!, $after: String) {{
-  pipeline(ref: $ref) {{
-    executions(first: 100, after: $after) {{
-      edges {{ node {{ {RUN_FIELDS} }} }}
-      pageInfo {{ hasNextPage endCursor }}
-    }}
-  }}
-}}"""
-# The same page as one RunTable scalar (aligned columns), what a data grid takes.
-RUN_LIST_TABLE_QUERY = """query RunTable($ref: String!, $after: String) {
-  pipeline(ref: $ref) {
-    executions(first: 100, after: $after) { table pageInfo { hasNextPage endCursor } }
-  }
-}"""
-RUN_LIST_COMPARE_QUERY = f"""query RunRows($ids: [ID!]!) {{
-  compareRuns(executionIds: $ids) {{ {RUN_FIELDS} }}
-}}"""
-# The plain-HTTP alternative to logMetrics for the long series (--long-ingest http).
-INGEST_PATH = "/api/v1/executions/{execution}/metrics"
+Log = Callable[[str], None]
 
 
-# ---------------------------------------------------------------------------------- data
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+def log_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
-def param_value(run: int, index: int) -> str:
-    """``mlflow_anchor.seed``: ``Param(f"param_{i}", str((r * 31 + i) % 97))``."""
-    return str((run * 31 + index) % 97)
+# -------------------------------------------------------------------------------- rounds
+class MlmetaTimings:
+    """One backend's figures over the rounds, in ``bench.mlflow_side``'s store shape."""
 
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.store: dict[str, dict[str, Any]] = {}
+        self.memory: dict[str, list[dict[str, Any]]] = {}
+        self.failed: dict[str, str] = {}
+        self.peak_reset = True
 
-def metric_value(key: str, k: int, run: int, step: int) -> float:
-    """``mlflow_anchor.seed``'s value of metric ``key`` (the k-th) at ``step`` of run ``run``."""
-    if key == "loss":
-        return 1.0 / (1 + step + run % 7)
-    return 0.5 + 0.5 * step / N_STEPS - 0.01 * k
-
-
-def anchor_run_input(run: int) -> dict[str, Any]:
-    started = BASE_TIME + timedelta(minutes=run)
-    return {
-        "pipeline": EXPERIMENT,
-        "runId": f"run-{run:04d}",
-        "status": "SUCCEEDED",
-        "startedAt": iso(started),
-        "stoppedAt": iso(started + timedelta(seconds=N_STEPS)),
-        "parameters": {f"param_{i}": param_value(run, i) for i in range(N_PARAMS)},
-    }
-
-
-def anchor_points(run: int) -> list[dict[str, Any]]:
-    """The anchor's 500 points of a run; timestamps one second apart, as the anchor's."""
-    started = BASE_TIME + timedelta(minutes=run)
-    return [
-        {
-            "name": key,
-            "value": metric_value(key, k, run, step),
-            "step": step,
-            "timestamp": iso(started + timedelta(seconds=step)),
-        }
-        for k, key in enumerate(METRICS)
-        for step in range(N_STEPS)
-    ]
-
-
-def long_value(k: int, run: int, step: int, steps: int) -> float:
-    """A noisy learning curve with deterministic spikes, so downsampling has work to do."""
-    noise = ((step * 7919 + k * 104_729 + run * 31) % 1000) / 1000.0
-    spike = 0.5 if (step * 2_654_435_761 + k + run) % 4099 == 0 else 0.0
-    return 1.0 / (1.0 + 10.0 * step / steps + k) + 0.05 * noise + spike
-
-
-def long_batches(run: int, steps: int) -> Iterator[list[dict[str, Any]]]:
-    """5 metrics x ``steps`` points of a long run, in logMetrics batches (no timestamps)."""
-    batch: list[dict[str, Any]] = []
-    for k, key in enumerate(METRICS):
-        for step in range(steps):
-            batch.append({"name": key, "value": long_value(k, run, step, steps), "step": step})
-            if len(batch) == BATCH_POINTS:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
-
-
-# ------------------------------------------------------------------------------- client
-class GraphQLError(RuntimeError):
-    pass
-
-
-class Client:
-    """A keep-alive HTTP client for the gateway, TCP_NODELAY on (as requests/urllib3 do)."""
-
-    def __init__(self, base_url: str) -> None:
-        transport = httpx.HTTPTransport(
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        )
-        self.base_url = base_url
-        self.http = httpx.Client(
-            base_url=base_url,
-            transport=transport,
-            timeout=httpx.Timeout(600.0),
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-        )
-
-    def close(self) -> None:
-        self.http.close()
-
-    def post(self, query: str, variables: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        """One GraphQL request; returns ``data`` (decoded with the stdlib, like the anchor)
-        and the response size."""
-        body = json.dumps({"query": query, "variables": variables}, separators=(",", ":"))
-        response = self.http.post("/graphql", content=body)
-        payload = json.loads(response.content)
-        if response.status_code != 200 or payload.get("errors"):
-            raise GraphQLError(
-                f"HTTP {response.status_code}: {json.dumps(payload.get('errors', payload))[:800]}"
-            )
-        return payload["data"], len(response.content)
-
-    def post_lines(self, execution_id: str, points: list[dict[str, Any]], key: str) -> int:
-        """The plain-HTTP ingestion endpoint: one JSON object per line."""
-        body = "\n".join(json.dumps(p, separators=(",", ":")) for p in points)
-        response = self.http.post(
-            INGEST_PATH.format(execution=quote(execution_id, safe="")),
-            content=body,
-            headers={"Content-Type": "application/x-ndjson", "Idempotency-Key": key},
-        )
-        if response.status_code != 200:
-            raise RuntimeError(f"ingest HTTP {response.status_code}: {response.text[:800]}")
-        return int(response.json()["accepted"])
-
-    def schema_sdl(self) -> str:
-        response = self.http.get("/schema.graphql")
-        response.raise_for_status()
-        return response.text
-
-
-def missing_schema_fields(sdl: str) -> list[str]:
-    return [name for name in SCHEMA_REQUIRES if f"{name}(" not in sdl]
-
-
-# ------------------------------------------------------------------------------- timing
-def timeit(fn: Callable[[], dict[str, Any]], reps: int, warmup: int = 1) -> dict[str, Any]:
-    for _ in range(warmup):
-        fn()
-    samples: list[float] = []
-    info: dict[str, Any] = {}
-    for _ in range(reps):
-        started = time.perf_counter()
-        info = fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return {
-        "median_ms": round(statistics.median(samples), 1),
-        "min_ms": round(min(samples), 1),
-        "max_ms": round(max(samples), 1),
-        "reps": reps,
-        "samples_ms": [round(s, 1) for s in samples],
-        **info,
-    }
-
-
-# ----------------------------------------------------------------------------- backends
-async def _admin_connect() -> Any:
-    import asyncpg  # type: ignore[import-untyped]
-
-    failures = []
-    for database in PG_ADMIN_DATABASES:
+    def time(self, name: str, reps: int, warmup: int, log: Log) -> None:
+        workload = self.backend.workloads.get(name)
+        if workload is None or name in self.failed:
+            return
+        gateway = self.backend.gateway
         try:
-            return await asyncpg.connect(
-                host=PG_HOST, port=PG_PORT, user=PG_USER, database=database, timeout=5
-            )
-        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-            failures.append(f"{database}: {type(exc).__name__}: {exc}")
-    raise RuntimeError(f"cannot reach PostgreSQL on {PG_HOST}:{PG_PORT}: {'; '.join(failures)}")
+            for _ in range(warmup):
+                workload.call()
+            self.peak_reset = gateway.reset_peak() and self.peak_reset
+            samples: list[float] = []
+            info: dict[str, Any] = {}
+            for _ in range(reps):
+                started = time.perf_counter()
+                info = workload.call()
+                samples.append((time.perf_counter() - started) * 1000)
+                expect(name, info, **workload.wanted)
+        except (GraphQLError, WrongAnswerError, httpx.HTTPError) as exc:
+            self.failed[name] = f"{type(exc).__name__}: {exc}"
+            log(f"    {self.backend.name} {name} FAILED: {self.failed[name][:300]}")
+            return
+        self.memory.setdefault(name, []).append(gateway.memory())
+        add_round(self.store, {name: {"samples_ms": samples, "eligible": True, "info": info}})
+
+    def figures(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, entry in self.store.items():
+            figures = summarise({name: entry})["methods"][name]
+            out[name] = {**figures, "gateway_memory_mib": self.memory.get(name, [])}
+        for name, error in self.failed.items():
+            out[name] = {"error": error}
+        return out
 
 
-async def _create_pg_database(name: str) -> None:
-    conn = await _admin_connect()
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def _drop_pg_database(name: str) -> None:
-    conn = await _admin_connect()
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-@contextmanager
-def database_url(backend: str, workdir: Path) -> Iterator[str]:
-    """A fresh, migrated database for ``backend``; a PostgreSQL one is dropped on exit."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{workdir / 'mlmeta.db'}"  # migrated by the gateway
-        return
-    if backend != "postgres":
-        raise ValueError(f"unknown backend {backend!r} (sqlite or postgres)")
-    from sources.metadb.migrate import upgrade
-
-    name = f"mlmeta_bench_{secrets.token_hex(4)}"
-    url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-    asyncio.run(_create_pg_database(name))
-    try:
-        asyncio.run(upgrade(url))
-        yield url
-    finally:
-        asyncio.run(_drop_pg_database(name))
-
-
-@contextmanager
-def gateway(backend: str) -> Iterator[Client]:
-    """The gateway over uvicorn on a free local port, in this process; a client for it."""
-    from gateway.app import create_app
-    from gateway.config import ServiceToken, Settings
-    from tests.support.http_server import serve_app
-
-    with ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlmeta-bench-")))
-        catalog = workdir / "catalog"
-        catalog.mkdir()
-        url = stack.enter_context(database_url(backend, workdir))
-        settings = Settings(
-            data_dir=workdir,
-            database_url=url,
-            allow_anonymous=True,
-            stepfunctions_enabled=False,
-            sagemaker_enabled=False,
-            catalog_folder=str(catalog),
-            service_tokens=(ServiceToken.parse(f"bench:token:{TOKEN}:write"),),
-            log_level="warning",
-        )
-        base_url = stack.enter_context(serve_app(create_app(settings)))
-        client = Client(base_url)
-        stack.callback(client.close)
-        yield client
-
-
-# -------------------------------------------------------------------------------- load
-def record_run(client: Client, run_input: dict[str, Any]) -> str:
-    data, _ = client.post(RECORD_RUN, {"input": run_input})
-    return str(data["recordRun"]["id"])
-
-
-def log_points(client: Client, execution_id: str, points: list[dict[str, Any]], key: str) -> int:
-    data, _ = client.post(
-        LOG_METRICS,
-        {"input": {"executionId": execution_id, "points": points, "idempotencyKey": key}},
-    )
-    return int(data["logMetrics"]["accepted"])
-
-
-def load_anchor_data(client: Client, log: Callable[[str], None]) -> tuple[list[str], float]:
-    started = time.perf_counter()
-    ids: list[str] = []
-    for run in range(RUNS):
-        execution_id = record_run(client, anchor_run_input(run))
-        accepted = log_points(client, execution_id, anchor_points(run), f"anchor-{run}")
-        if accepted != len(METRICS) * N_STEPS:
-            raise RuntimeError(f"run {run}: logMetrics accepted {accepted} points")
-        ids.append(execution_id)
-    seconds = time.perf_counter() - started
-    log(f"    loaded {RUNS} runs, {RUNS * len(METRICS) * N_STEPS:,} points in {seconds:.1f} s")
-    return ids, seconds
-
-
-def load_long_data(
-    client: Client, steps: int, runs: int, ingest: str, log: Callable[[str], None]
-) -> tuple[list[str], float]:
-    started = time.perf_counter()
-    ids: list[str] = []
-    for run in range(runs):
-        start = BASE_TIME + timedelta(days=1, minutes=run)
-        execution_id = record_run(
-            client,
-            {
-                "pipeline": LONG_PIPELINE,
-                "runId": f"long-{steps}-{run:02d}",
-                "status": "SUCCEEDED",
-                "startedAt": iso(start),
-                "stoppedAt": iso(start + timedelta(hours=1)),
-                "parameters": {"steps": str(steps)},
-            },
-        )
-        for number, batch in enumerate(long_batches(run, steps)):
-            key = f"long-{steps}-{run}-{number}"
-            if ingest == "http":
-                accepted = client.post_lines(execution_id, batch, key)
-            else:
-                accepted = log_points(client, execution_id, batch, key)
-            if accepted != len(batch):
-                raise RuntimeError(f"long run {run} batch {number}: accepted {accepted} points")
-        ids.append(execution_id)
-        if runs > 1 and steps * len(METRICS) >= 100_000:
-            done = (run + 1) * len(METRICS) * steps
-            elapsed = time.perf_counter() - started
-            log(
-                f"      long run {run + 1}/{runs}: {done:,} points, {elapsed:.0f} s "
-                f"({done / elapsed:,.0f} points/s, ~{elapsed / (run + 1) * (runs - run - 1):.0f} s"
-                " to go)"
-            )
-    seconds = time.perf_counter() - started
-    points = runs * len(METRICS) * steps
-    log(
-        f"    loaded {runs} runs x {len(METRICS)} metrics x {steps:,} steps "
-        f"({points:,} points) in {seconds:.1f} s ({points / seconds:,.0f} points/s, {ingest})"
-    )
-    return ids, seconds
-
-
-# --------------------------------------------------------------------------- workloads
-def columns(series: dict[str, Any]) -> tuple[list[int], list[float]]:
-    """Steps and values of a series, whichever of SERIES_FIELDS' forms was asked for."""
-    if "values" in series:
-        return series["steps"], series["values"]
-    if "columns" in series:
-        return series["columns"]["steps"], series["columns"]["values"]
-    points = series["points"]
-    return [p["step"] for p in points], [p["value"] for p in points]
-
-
-def series_workload(client: Client, ids: list[str], names: list[str]) -> dict[str, Any]:
-    data, size = client.post(SERIES_QUERY, {"ids": ids, "names": names, "maxPoints": N_STEPS})
-    rows = data["compareRuns"]
-    points = sum(len(columns(s)[1]) for row in rows for s in row["metricSeries"])
-    return {"calls": 1, "resp_bytes": size, "points": points, "runs": len(rows)}
-
-
-def run_list_pages(client: Client, query: str) -> tuple[list[dict[str, Any]], int, int]:
-    """Every page of the experiment's run list (``executions``), calls and bytes it took."""
-    pages: list[dict[str, Any]] = []
-    after: str | None = None
-    calls = size = 0
-    while True:
-        data, n = client.post(query, {"ref": EXPERIMENT, "after": after})
-        calls += 1
-        size += n
-        page = data["pipeline"]["executions"]
-        pages.append(page)
-        if not page["pageInfo"]["hasNextPage"]:
-            return pages, calls, size
-        after = page["pageInfo"]["endCursor"]
-
-
-def run_list_workload(client: Client) -> dict[str, Any]:
-    pages, calls, size = run_list_pages(client, RUN_LIST_QUERY)
-    nodes = [edge["node"] for page in pages for edge in page["edges"]]
-    return {"calls": calls, "resp_bytes": size, **_row_counts(nodes)}
-
-
-def run_list_table_workload(client: Client) -> dict[str, Any]:
-    pages, calls, size = run_list_pages(client, RUN_LIST_TABLE_QUERY)
-    tables = [page["table"] for page in pages]
-    runs = sum(len(t["id"]) for t in tables)
-    params = sum(sum(v is not None for v in c) for t in tables for c in t["parameters"].values())
-    metrics = sum(sum(v is not None for v in c) for t in tables for c in t["metrics"].values())
-    return {"calls": calls, "resp_bytes": size, "runs": runs, "params": params, "metrics": metrics}
-
-
-def run_list_compare_workload(client: Client, ids: list[str]) -> dict[str, Any]:
-    data, size = client.post(RUN_LIST_COMPARE_QUERY, {"ids": ids})
-    return {"calls": 1, "resp_bytes": size, **_row_counts(data["compareRuns"])}
-
-
-def _row_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    return {
-        "runs": len(rows),
-        "params": sum(len(r["parameters"]) for r in rows),
-        "metrics": sum(len(r["metrics"]) for r in rows),
-    }
-
-
-def long_workload(client: Client, ids: list[str]) -> dict[str, Any]:
-    data, size = client.post(LONG_SERIES_QUERY, {"ids": ids, "maxPoints": LONG_MAX_POINTS})
-    series = [s for row in data["compareRuns"] for s in row["metricSeries"]]
-    return {
-        "calls": 1,
-        "resp_bytes": size,
-        "series": len(series),
-        "points": sum(len(columns(s)[1]) for s in series),
-        "points_stored": sum(int(s["count"]) for s in series),
-        "downsampled": all(s["downsampled"] for s in series),
-    }
-
-
-def check_anchor_data(client: Client, ids: list[str]) -> None:
-    """The series read back equal the generated ones (run 3, every metric)."""
-    data, _ = client.post(SERIES_QUERY, {"ids": ids[3:4], "names": list(METRICS), "maxPoints": 100})
-    got = {s["name"]: s for s in data["compareRuns"][0]["metricSeries"]}
-    for k, key in enumerate(METRICS):
-        want = [metric_value(key, k, 3, step) for step in range(N_STEPS)]
-        if columns(got[key]) != (list(range(N_STEPS)), want):
-            raise WrongAnswerError(f"series {key!r} of run-0003 does not read back as written")
-
-
-class WrongAnswerError(RuntimeError):
-    """A workload's answer does not hold what was loaded."""
-
-
-def expect(name: str, info: dict[str, Any], **wanted: int) -> None:
-    for key, value in wanted.items():
-        if info.get(key) != value:
-            raise WrongAnswerError(f"{name}: expected {key}={value}, got {info}")
-
-
-@dataclass
-class BackendResult:
-    backend: str
-    load_seconds: dict[str, float] = field(default_factory=dict)
-    workloads: dict[str, dict[str, Any]] = field(default_factory=dict)
-    not_ready: str | None = None
-    failed: list[str] = field(default_factory=list)
-
-
-def run_mlmeta(
-    backend: str,
+def run_rounds(
+    mlflow: MlflowSide | None,
+    backends: list[MlmetaTimings],
+    rounds: int,
     reps: int,
-    long_steps: list[int],
-    long_runs: int,
-    long_ingest: str,
-    log: Callable[[str], None],
-) -> BackendResult:
-    result = BackendResult(backend)
-    log(f"mlmeta on {backend}:")
-    with gateway(backend) as client:
-        missing = missing_schema_fields(client.schema_sdl())
-        if missing:
-            result.not_ready = f"the schema lacks {', '.join(missing)}"
-            return result
-        ids, result.load_seconds["anchor"] = load_anchor_data(client, log)
-        check_anchor_data(client, ids)
-        metrics = list(METRICS)
-        w = result.workloads
+    warmup: int,
+    results: dict[str, Any],
+    save: Callable[[], None],
+    log: Log,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Interleave MLflow's and mlmeta's timings workload by workload; return MLflow's
+    per-workload method stores."""
+    stores: dict[str, dict[str, dict[str, Any]]] = {group: {} for group in GROUPS}
+    loads = results["machine"]["load_average_per_round"]
+    for number in range(rounds):
+        warm = warmup if number == 0 else 0
+        started = time.perf_counter()
+        for group, names in GROUPS.items():
 
-        def rec(name: str, fn: Callable[[], dict[str, Any]], **wanted: int) -> None:
-            """Time one workload; a failure (a GraphQL error, a wrong count) is recorded and
-            reported, and the other workloads still run."""
-            try:
-                timing = timeit(fn, reps)
-                expect(name, timing, **wanted)
-            except (GraphQLError, WrongAnswerError, httpx.HTTPError) as exc:
-                w[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                result.failed.append(name)
-                log(f"    {name:22s} FAILED: {w[name]['error'][:300]}")
-                return
-            w[name] = timing
-            log(f"    {name:22s} median {timing['median_ms']:>9.1f} ms")
+            def mlflow_step(group: str = group, warm: int = warm) -> None:
+                if mlflow is not None:
+                    add_round(stores[group], mlflow.time(group, reps, warm))
 
-        total = RUNS * len(metrics) * N_STEPS
-        rec(POINTS_100K, lambda: series_workload(client, ids, metrics), points=total, runs=RUNS)
-        rec(POINTS_20K, lambda: series_workload(client, ids, metrics[:1]), points=RUNS * N_STEPS)
-        rows = {"runs": RUNS, "params": RUNS * N_PARAMS, "metrics": RUNS * len(metrics)}
-        rec(RUN_LIST, lambda: run_list_workload(client), **rows)
-        rec(RUN_LIST_COMPARE, lambda: run_list_compare_workload(client, ids), **rows)
-        rec(RUN_LIST_TABLE, lambda: run_list_table_workload(client), **rows)
-        for steps in long_steps:
-            long_ids, result.load_seconds[f"long_{steps}"] = load_long_data(
-                client, steps, long_runs, long_ingest, log
-            )
-            name = f"long_{steps}"
-            stored = long_runs * len(metrics) * steps
-            series = long_runs * len(metrics)
-            rec(
-                name,
-                functools.partial(long_workload, client, long_ids),
-                points_stored=stored,
-                series=series,
-            )
-    return result
+            def mlmeta_step(names: tuple[str, ...] = names, warm: int = warm) -> None:
+                for timings in backends:
+                    for name in names:
+                        timings.time(name, reps, warm, log)
+
+            steps = (mlflow_step, mlmeta_step) if number % 2 == 0 else (mlmeta_step, mlflow_step)
+            for step in steps:
+                step()
+        for timings in backends:
+            for name in timings.backend.workloads:
+                if name.startswith("long_"):
+                    timings.time(name, reps, warm, log)
+        loads.append([round(v, 2) for v in os.getloadavg()])
+        log(
+            f"round {number + 1}/{rounds} in {time.perf_counter() - started:.0f} s, "
+            f"load average {loads[-1]}"
+        )
+        results["mlflow_workloads"] = {g: summarise(s) for g, s in stores.items() if s}
+        results["mlmeta"] = {t.backend.name: describe_backend(t) for t in backends}
+        save()
+    return stores
+
+
+def describe_backend(timings: MlmetaTimings) -> dict[str, Any]:
+    backend = timings.backend
+    return {
+        "gateway": {"command": " ".join(backend.gateway.command[1:]), "pid": backend.gateway.pid},
+        "load_seconds": {k: round(v, 1) for k, v in backend.load_seconds.items()},
+        "peak_reset_per_workload": timings.peak_reset,
+        "workloads": timings.figures(),
+    }
 
 
 # ------------------------------------------------------------------------------ report
-def fmt_ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
-
-
-def ratio(ours: float | None, theirs: float | None) -> float | None:
-    if ours is None or not theirs:
-        return None
-    return ours / theirs
-
-
-def build_rows(
-    mlflow: dict[str, Any] | None, backends: dict[str, BackendResult]
-) -> list[dict[str, Any]]:
-    labels = {
-        POINTS_100K: "100k points: 5 metrics x 200 runs, full history",
-        POINTS_20K: "20k points: 1 metric x 200 runs",
-        RUN_LIST: "run list: 200 runs, params + latest metrics (2 pages)",
-        RUN_LIST_COMPARE: "run list via compareRuns (1 call)",
-        RUN_LIST_TABLE: "run list as a RunTable (2 pages)",
-    }
-    mlflow_key = {RUN_LIST_COMPARE: RUN_LIST, RUN_LIST_TABLE: RUN_LIST}
-    names = list(labels)
-    for result in backends.values():
-        names += [n for n in result.workloads if n.startswith("long_") and n not in names]
+def build_rows(mlflow: dict[str, Any], mlmeta: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per workload and backend."""
+    names = list(LABELS)
+    for served in mlmeta.values():
+        names += [n for n in served["workloads"] if n.startswith("long_") and n not in names]
     rows = []
     for name in names:
-        theirs = None
-        if mlflow and name in labels:
-            theirs = mlflow["workloads"][mlflow_key.get(name, name)]["median_ms"]
-        row: dict[str, Any] = {
-            "workload": name,
-            "label": labels.get(name, ""),
-            "mlflow_ms": theirs,
-            "target": TARGETS.get(name),
-        }
-        for backend, result in backends.items():
-            timing = result.workloads.get(name)
-            if timing and "error" in timing:
-                row[f"{backend}_error"] = timing["error"]
-                timing = None
-            ours = timing["median_ms"] if timing else None
-            row[f"{backend}_ms"] = ours
-            row[f"{backend}_ratio"] = ratio(ours, theirs)
-            if name.startswith("long_") and timing:
-                row["label"] = (
-                    f"long: {timing['series']} series, {timing['points_stored']:,} points stored, "
-                    f"{timing['points']:,} returned (maxPoints {LONG_MAX_POINTS})"
-                )
-        rows.append(row)
+        theirs = mlflow.get(MLFLOW_OF.get(name, ""))
+        for backend, result in mlmeta.items():
+            ours = result["workloads"].get(name)
+            if ours is None:
+                continue
+            row: dict[str, Any] = {
+                "workload": name,
+                "label": LABELS.get(name) or long_label(ours),
+                "backend": backend,
+                "target": TARGETS.get(name),
+                "mlflow_method": theirs["best"] if theirs else None,
+                "mlflow_ms": _figures(theirs) if theirs and theirs["best"] else None,
+                "mlmeta_ms": None if "error" in ours else _figures(ours),
+                "error": ours.get("error"),
+            }
+            row.update(ratios(row["mlmeta_ms"], row["mlflow_ms"], row["target"]))
+            rows.append(row)
     return rows
 
 
-def long_growth(result: BackendResult) -> dict[str, Any] | None:
+def _figures(timing: dict[str, Any]) -> dict[str, Any]:
+    return {k: timing[k] for k in ("min_ms", "median_ms", "max_ms", "rounds_ms")}
+
+
+def long_label(timing: dict[str, Any]) -> str:
+    if "error" in timing:
+        return "long series"
+    return (
+        f"long: {timing['series']} series, {timing['points_stored']:,} points stored, "
+        f"{timing['points']:,} returned (maxPoints {LONG_MAX_POINTS})"
+    )
+
+
+def ratios(
+    ours: dict[str, Any] | None, theirs: dict[str, Any] | None, target: float | None
+) -> dict[str, Any]:
+    if not ours or not theirs:
+        return {"ratio_median": None, "ratio_rounds": [], "verdict": None}
+    per_round = [a / b for a, b in zip(ours["rounds_ms"], theirs["rounds_ms"], strict=False)]
+    median = ours["median_ms"] / theirs["median_ms"]
+    verdict = None
+    if target is not None:
+        verdict = "pass" if max(per_round) <= target else "pass*" if median <= target else "MISS"
+    return {
+        "ratio_median": round(median, 4),
+        "ratio_min": round(min(per_round), 4),
+        "ratio_max": round(max(per_round), 4),
+        "ratio_rounds": [round(r, 4) for r in per_round],
+        "verdict": verdict,
+    }
+
+
+def fmt_ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+def fmt_spread(figures: dict[str, Any] | None) -> str:
+    if not figures:
+        return "-"
+    return " / ".join(fmt_ms(figures[k]) for k in ("min_ms", "median_ms", "max_ms"))
+
+
+def fmt_ratio(value: float) -> str:
+    return f"{value:.3f}" if value < 0.1 else f"{value:.2f}"
+
+
+def table_markdown(rows: list[dict[str, Any]]) -> str:
+    header = (
+        "| workload | backend | MLflow best method | MLflow min / median / max "
+        "| mlmeta min / median / max | ratio median [min-max] | target | verdict |"
+    )
+    lines = [header, "|" + "---|" * 8]
+    for row in rows:
+        ratio = "-"
+        if row["ratio_median"] is not None:
+            ratio = (
+                f"{fmt_ratio(row['ratio_median'])} "
+                f"[{fmt_ratio(row['ratio_min'])}-{fmt_ratio(row['ratio_max'])}]"
+            )
+        ours = "FAILED" if row["error"] else fmt_spread(row["mlmeta_ms"])
+        target = "-" if row["target"] is None else f"<= {row['target']}"
+        lines.append(
+            f"| {row['label']} | {row['backend']} | {row['mlflow_method'] or '-'} "
+            f"| {fmt_spread(row['mlflow_ms'])} | {ours} | {ratio} | {target} "
+            f"| {row['verdict'] or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def memory_report(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for backend, result in results["mlmeta"].items():
+        samples = result["workloads"].get(POINTS_100K, {}).get("gateway_memory_mib") or []
+        peaks = [s["peak_rss_mib"] for s in samples if s.get("peak_rss_mib") is not None]
+        after = [s["rss_mib"] for s in samples if s.get("rss_mib") is not None]
+        if not peaks:
+            continue
+        peak = max(peaks)
+        verdict = "pass" if peak < RSS_TARGET_MIB else "MISS"
+        since = "during the query" if result["peak_reset_per_workload"] else "since start"
+        result["rss_100k"] = {"peak_mib": peak, "after_mib": max(after), "target_mib": 150}
+        lines.append(
+            f"gateway RSS on {backend}, 100k-point query: peak (VmHWM, {since}) {peak:.0f} MiB, "
+            f"after (VmRSS) {min(after):.0f}-{max(after):.0f} MiB; target < "
+            f"{RSS_TARGET_MIB:.0f}: {verdict}"
+        )
+    memory = (results.get("mlflow") or {}).get("server_memory_after")
+    if memory:
+        workers = memory["groups"].get("uvicorn_workers") or {}
+        lines.append(
+            f"MLflow server after the rounds: process tree RSS {memory['total']['rss_mib']:.0f} MiB"
+            f" (uvicorn worker {workers.get('rss_mib', 0):.0f} MiB, its peak "
+            f"{max(workers.get('per_proc_peak_rss_mib') or [0]):.0f} MiB)"
+        )
+    return lines
+
+
+def long_growth(result: dict[str, Any]) -> dict[str, Any] | None:
     longs = sorted(
         (v["points_stored"], v["median_ms"], v["points"])
-        for k, v in result.workloads.items()
+        for k, v in result["workloads"].items()
         if k.startswith("long_") and "error" not in v
     )
     if len(longs) < 2:
@@ -668,61 +366,30 @@ def long_growth(result: BackendResult) -> dict[str, Any] | None:
     }
 
 
-def print_table(rows: list[dict[str, Any]], backends: list[str]) -> None:
-    header = ["workload", "MLflow median"]
-    for backend in backends:
-        header += [f"mlmeta {backend}", "ratio"]
-    header.append("target")
-    lines = [header]
-    for row in rows:
-        cells = [row["label"] or row["workload"], fmt_ms(row["mlflow_ms"])]
-        for backend in backends:
-            r = row.get(f"{backend}_ratio")
-            target = row["target"]
-            verdict = "" if r is None or target is None else (" ok" if r <= target else " MISS")
-            ours = "FAILED" if row.get(f"{backend}_error") else fmt_ms(row.get(f"{backend}_ms"))
-            cells += [ours, "-" if r is None else f"{r:.3f}{verdict}"]
-        cells.append("-" if row["target"] is None else f"<= {row['target']}")
-        lines.append(cells)
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    print()
-    for number, line in enumerate(lines):
-        print(
-            " | ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(line, widths, strict=True))
-            )
-        )
-        if number == 0:
-            print("-+-".join("-" * w for w in widths))
+# -------------------------------------------------------------------------------- main
+def tree_state() -> dict[str, Any]:
+    """The commit measured and the files that differ from it (others work in this tree)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "gateway", "resolvers", "sources")
+    return {"commit": git("rev-parse", "HEAD"), "uncommitted": dirty.splitlines()}
 
 
-def load_mlflow_results(path: Path) -> dict[str, Any]:
-    """MLflow's figures from this script's JSON or from ``bench.mlflow_side --out``."""
-    data: dict[str, Any] = json.loads(path.read_text())
-    found = data if "workloads" in data else data.get("mlflow")
-    if not found:
-        raise SystemExit(f"{path} holds no MLflow figures")
-    return dict(found)
-
-
-def log_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--reps", type=int, default=1, help="timings per round; the round's figure is their median"
+    )
+    parser.add_argument("--warmup", type=int, default=1, help="untimed calls before round 1")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--skip-mlflow", action="store_true", help="mlmeta only, no ratios")
-    parser.add_argument(
-        "--mlflow-results",
-        default="",
-        help="reuse MLflow's figures from a JSON written earlier (this script's or "
-        "bench.mlflow_side's --out) instead of running MLflow",
-    )
+    parser.add_argument("--only", default="", help="regex: time only these MLflow methods")
     parser.add_argument("--pool", type=int, default=8, help="MLflow client threads")
     parser.add_argument("--skip-long", action="store_true", help="no long-series workload")
     parser.add_argument("--long-steps", default="100000,10000", help="steps per long series")
@@ -734,90 +401,121 @@ def main() -> None:
         help="load the long series with logMetrics (default) or the JSON-lines endpoint",
     )
     parser.add_argument("--out", default=str(RESULTS_PATH))
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     long_steps = [] if args.skip_long else [int(s) for s in args.long_steps.split(",") if s]
-
+    began = time.perf_counter()
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench.compare_mlflow", *sys.argv[1:]]),
         "machine": {
             "nproc": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "load_average_start": [round(v, 2) for v in os.getloadavg()],
+            "load_average_per_round": [],
         },
+        "tree": tree_state(),
+        "rounds": args.rounds,
         "reps": args.reps,
+        "reps_statistic": "median of the reps within a round",
+        "warmup": args.warmup,
         "long_ingest": args.long_ingest,
-        "client": "httpx keep-alive, TCP_NODELAY, stdlib json decoding; gateway in-process "
-        "(uvicorn, 1 worker, same interpreter as the client)",
+        "client": "httpx keep-alive, TCP_NODELAY, stdlib json decoding, in this process; "
+        "gateway: `mlmeta serve --workers 1`, its own process",
         "mlflow": None,
         "mlmeta": {},
     }
-    mlflow: dict[str, Any] | None = None
-    if args.mlflow_results:
-        mlflow = load_mlflow_results(Path(args.mlflow_results))
-        log_stderr(f"MLflow figures from {args.mlflow_results} (MLflow {mlflow['mlflow_version']})")
-    elif not args.skip_mlflow:
-        log_stderr("MLflow:")
-        mlflow = run_mlflow_side(reps=args.reps, pool=args.pool, log=log_stderr)
-    results["mlflow"] = mlflow
-
     out = Path(args.out)
-    write_results(out, results)  # MLflow's figures survive whatever happens below
-    outcome: dict[str, BackendResult] = {}
-    failed = False
-    for backend in backends:
-        try:
-            result = run_mlmeta(
-                backend, args.reps, long_steps, args.long_runs, args.long_ingest, log_stderr
-            )
-        except Exception as exc:  # a broken mlmeta tree must not lose MLflow's figures
-            failed = True
-            log_stderr(traceback.format_exc())
-            results["mlmeta"][backend] = {"error": f"{type(exc).__name__}: {exc}"}
-            print(f"mlmeta on {backend} failed: {type(exc).__name__}: {exc}")
-            continue
-        if result.not_ready:
-            results["mlmeta_not_ready"] = result.not_ready
-            print(f"mlmeta half not ready: {result.not_ready}; MLflow figures only.")
-            break
-        outcome[backend] = result
-        failed = failed or bool(result.failed)
-        results["mlmeta"][backend] = {
-            "load_seconds": {k: round(v, 1) for k, v in result.load_seconds.items()},
-            "workloads": result.workloads,
-            "long_growth": long_growth(result),
-        }
-        write_results(out, results)
 
-    rows = build_rows(mlflow, outcome)
-    results["table"] = rows
-    if mlflow:
-        venv = mlflow.get("venv", {})
-        print(
-            f"MLflow {mlflow['mlflow_version']} (server --workers 1, SQLite; "
-            f"venv {venv.get('path', '?')}, install {venv.get('install_seconds', '?')} s)"
+    def save() -> None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1) + "\n")
+
+    with ExitStack() as stack:
+        timings: list[MlmetaTimings] = []
+        for name in backends:
+            try:
+                backend = start_backend(
+                    stack, name, long_steps, args.long_runs, args.long_ingest, log_stderr
+                )
+            except Exception as exc:  # one broken backend must not stop the other
+                log_stderr(traceback.format_exc())
+                results["mlmeta"][name] = {"error": f"{type(exc).__name__}: {exc}"}
+                continue
+            if isinstance(backend, str):
+                sys.exit(f"mlmeta half not ready: {backend}")
+            timings.append(MlmetaTimings(backend))
+        mlflow = None
+        if not args.skip_mlflow:
+            log_stderr("MLflow:")
+            mlflow = stack.enter_context(mlflow_side(pool=args.pool, only=args.only))
+            results["mlflow"] = mlflow.describe()
+        if args.only:
+            results["mlflow_only"] = args.only
+        errors = {k: v for k, v in results["mlmeta"].items() if "error" in v}
+        stores = run_rounds(
+            mlflow, timings, args.rounds, args.reps, args.warmup, results, save, log_stderr
         )
-    print_table(rows, list(outcome))
-    for backend, result in outcome.items():
-        growth = long_growth(result)
+        results["mlmeta"].update(errors)
+        if mlflow is not None:
+            results["mlflow"]["server_memory_after"] = mlflow.memory()
+    results["machine"]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    results["seconds"] = round(time.perf_counter() - began)
+    mlflow_workloads = {g: summarise(s) for g, s in stores.items() if s}
+    results["mlflow_workloads"] = mlflow_workloads
+    served = {k: v for k, v in results["mlmeta"].items() if "workloads" in v}
+    rows = build_rows(mlflow_workloads, served)
+    results["table"] = rows
+    report(results, rows, served)
+    save()
+    print(f"wrote {out}")
+    failed = bool(errors) or any(t.failed for t in timings)
+    if failed:
+        sys.exit(1)
+
+
+def report(
+    results: dict[str, Any], rows: list[dict[str, Any]], served: dict[str, dict[str, Any]]
+) -> None:
+    mlflow = results["mlflow"]
+    machine = results["machine"]
+    print()
+    if mlflow:
+        print(
+            f"MLflow {mlflow['mlflow_version']} (server --workers 1, SQLite, client pool "
+            f"{mlflow['pool']}); {results['rounds']} interleaved rounds x {results['reps']} "
+            f"rep(s); load average at start {machine['load_average_start']}, per round "
+            f"{machine['load_average_per_round']}; {results['seconds'] / 60:.0f} min in all"
+        )
+    print()
+    print(table_markdown(rows))
+    print()
+    for line in memory_report(results):
+        print(line)
+    for backend, result in served.items():
+        growth = result["long_growth"] = long_growth(result)
         if growth:
             print(
                 f"long series on {backend}: {growth['stored_factor']:.0f}x points stored, "
                 f"{growth['returned_factor']:.2f}x returned -> {growth['time_factor']:.2f}x time "
                 f"({'ok' if growth['passed'] else 'MISS'}: limit {LONG_GROWTH_LIMIT}x)"
             )
-    for backend, result in outcome.items():
-        for name in result.failed:
-            print(f"FAILED on {backend}: {name}: {result.workloads[name]['error'][:500]}")
-    write_results(out, results)
-    print(f"wrote {out}")
-    if failed:
-        sys.exit(1)
-
-
-def write_results(path: Path, results: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1) + "\n")
+    for backend, result in results["mlmeta"].items():
+        if "error" in result:
+            print(f"mlmeta on {backend} failed: {result['error']}")
+        for name, timing in result.get("workloads", {}).items():
+            if "error" in timing:
+                print(f"FAILED on {backend}: {name}: {timing['error'][:500]}")
+    for group, workload in results["mlflow_workloads"].items():
+        print(f"MLflow {group}, every method (min / median / max over the rounds):")
+        for name, method in workload["methods"].items():
+            note = "" if method["eligible"] else " (a sample of the points: not eligible)"
+            print(f"  {name}: {fmt_spread(method)}{note}")
 
 
 if __name__ == "__main__":

@@ -6,21 +6,31 @@ version and install time are recorded next to it), its tracking server runs as
 a subprocess (``mlflow server --workers 1`` over a fresh SQLite file), and the
 seeding and timing code is the shared anchor benchmark's own
 (``shared/bench/mlflow_anchor.py``), run by the MLflow venv's interpreter: this
-file re-executes itself there with ``--worker``.
+file re-executes itself there with ``--worker``. The worker seeds once, then
+stays up and times one workload per command it reads on stdin (JSON lines), so
+the comparison can interleave MLflow's rounds with mlmeta's.
 
-Workloads, each timed with the anchor's fastest method (median of ``--reps``
-after one warm-up):
+Every method the anchor times is timed, per workload (the anchor's ids):
 
-* ``points_100k``: 5 metrics x 200 runs, full history (100,000 points),
-  get-history-bulk-interval, 10 calls (100 run ids each), sequential and with a
-  thread pool; the faster of the two is MLflow's figure.
-* ``points_20k``: 1 metric x 200 runs (20,000 points), the same endpoint, 2 calls.
-* ``run_list``: 200 runs with params and latest metrics, runs/search, 1 call.
+* ``points_100k`` (5 metrics x 200 runs, 100,000 points): get-history x1,000
+  sequential (keep-alive, and a new connection per request), with a thread
+  pool; get-history-bulk-interval x10 sequential and with a pool;
+  get-history-bulk x10; the GraphQL endpoint in 1 call (e1, e1n, e2, e3-e6).
+* ``points_20k`` (1 metric x 200 runs): the same methods, x200 / x2 (b1, b1n,
+  b2, c1, c2, c4, d1, d2), plus bulk-interval with a pool (c1p, not in the
+  anchor). c3 (bulk-interval max_results=10) returns a sample of the points:
+  it is timed and recorded, never MLflow's best.
+* ``run_list`` (200 runs, params + latest metrics): runs/search in 1 page and
+  in 4 pages, ``MlflowClient.search_runs``, GraphQL mlflowSearchRuns (a1-a4).
+
+Each method must return the whole answer (counted) to be eligible; MLflow's
+figure for a workload is its eligible method with the lowest median over the
+rounds.
 
 Only the standard library is imported at module level, so the same file runs
 under both interpreters.
 
-    python -m bench.mlflow_side [--reps 7] [--pool 8] [--out results.json]
+    python -m bench.mlflow_side [--rounds 3] [--reps 1] [--pool 8] [--only REGEX] [--out f.json]
     python -m bench.mlflow_side --install-only
 """
 
@@ -32,16 +42,18 @@ import fcntl
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
@@ -253,15 +265,121 @@ def mlflow_server(venv: MlflowVenv, workdir: Path, log: Log = _log) -> Iterator[
         _stop(process)
 
 
-# ---------------------------------------------------------------------------------- driver
-def run_mlflow_side(
-    reps: int = 7, pool: int = 8, log: Log = _log, keep_dir: Path | None = None
-) -> dict[str, Any]:
-    """Install (once), start, seed and time MLflow; return its results as a dict.
+# --------------------------------------------------------------------------------- figures
+FIGURES = ("min_ms", "median_ms", "max_ms", "rounds_ms")
 
-    ``result["workloads"][key]["median_ms"]`` is MLflow's figure for each key
-    in (POINTS_100K, POINTS_20K, RUN_LIST).
-    """
+
+def summary(samples: Sequence[float]) -> dict[str, Any]:
+    """Min, median and max of ``samples`` (ms), and the samples themselves."""
+    return {
+        "min_ms": round(min(samples), 1),
+        "median_ms": round(statistics.median(samples), 1),
+        "max_ms": round(max(samples), 1),
+        "n": len(samples),
+        "samples_ms": [round(s, 1) for s in samples],
+    }
+
+
+def add_round(store: dict[str, dict[str, Any]], timed: dict[str, dict[str, Any]]) -> None:
+    """Add one round of a workload's methods (``MlflowSide.time``) to ``store``.
+
+    A round's figure for a method is the median of its reps in that round."""
+    for name, timing in timed.items():
+        entry = store.setdefault(
+            name, {"eligible": timing["eligible"], "rounds_ms": [], "reps_ms": [], **timing["info"]}
+        )
+        entry["reps_ms"].append([round(s, 1) for s in timing["samples_ms"]])
+        entry["rounds_ms"].append(round(statistics.median(timing["samples_ms"]), 1))
+
+
+def summarise(store: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every method's min/median/max over the rounds and the best eligible one
+    (lowest median) as ``best``."""
+    methods = {name: {**entry, **summary(entry["rounds_ms"])} for name, entry in store.items()}
+    eligible = [name for name, entry in methods.items() if entry["eligible"]]
+    if not eligible:
+        return {"best": None, "methods": methods}
+    best = min(eligible, key=lambda name: float(methods[name]["median_ms"]))
+    return {"best": best, **{k: methods[best][k] for k in FIGURES}, "methods": methods}
+
+
+# ---------------------------------------------------------------------------------- driver
+class MlflowSide:
+    """A seeded MLflow server and the worker (in the MLflow venv) that times it."""
+
+    def __init__(
+        self,
+        worker: subprocess.Popen[str],
+        venv: MlflowVenv,
+        server: MlflowServer,
+        anchor: Path,
+        ready: dict[str, Any],
+    ) -> None:
+        self.worker = worker
+        self.venv = venv
+        self.server = server
+        self.anchor = anchor
+        self.ready = ready
+
+    def _ask(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self.worker.stdin is not None
+        self.worker.stdin.write(json.dumps(command) + "\n")
+        self.worker.stdin.flush()
+        return _read_reply(self.worker)
+
+    def time(self, workload: str, reps: int = 1, warmup: int = 0) -> dict[str, dict[str, Any]]:
+        """Time every method of ``workload``: ``warmup`` untimed calls, then ``reps`` timed
+        ones each; ``{method: {"samples_ms": [...], "eligible": bool, "info": {...}}}``."""
+        reply = self._ask({"cmd": "time", "workload": workload, "reps": reps, "warmup": warmup})
+        methods: dict[str, dict[str, Any]] = reply["methods"]
+        return methods
+
+    def memory(self) -> dict[str, Any] | None:
+        """RSS/PSS of the server's process tree (the anchor's ``tree_memory``)."""
+        found: dict[str, Any] | None = self._ask({"cmd": "memory"})["memory"]
+        return found
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self.ready,
+            "venv": asdict(self.venv),
+            "anchor": str(self.anchor),
+            "server": {
+                "command": " ".join(self.server.command[1:]),
+                "workers": 1,
+                "env": SERVER_ENV,
+                "pid": self.server.pid,
+            },
+        }
+
+
+def _read_reply(worker: subprocess.Popen[str]) -> dict[str, Any]:
+    assert worker.stdout is not None
+    line = worker.stdout.readline()
+    if not line:
+        raise RuntimeError(f"the MLflow worker exited ({worker.poll()}); see its stderr above")
+    reply: dict[str, Any] = json.loads(line)
+    if "error" in reply:
+        raise RuntimeError(f"MLflow worker: {reply['error']}")
+    return reply
+
+
+def _close_worker(worker: subprocess.Popen[str]) -> None:
+    if worker.stdin is not None:
+        with contextlib.suppress(OSError):
+            worker.stdin.close()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def mlflow_side(
+    pool: int = 8, only: str = "", log: Log = _log, keep_dir: Path | None = None
+) -> Iterator[MlflowSide]:
+    """Install (once), start and seed MLflow; yield a handle that times its methods."""
     venv = ensure_venv(log=log)
     anchor = anchor_path()
     with contextlib.ExitStack() as stack:
@@ -271,33 +389,47 @@ def run_mlflow_side(
             workdir = keep_dir
             workdir.mkdir(parents=True, exist_ok=True)
         server = stack.enter_context(mlflow_server(venv, workdir, log))
-        out = workdir / "worker-results.json"
-        worker = [
+        command = [
             venv.python,
             str(Path(__file__).resolve()),
-            "--worker",
-            "--url",
-            server.url,
-            "--server-pid",
-            str(server.pid),
-            "--anchor",
-            str(anchor),
-            "--reps",
-            str(reps),
-            "--pool",
-            str(pool),
-            "--out",
-            str(out),
+            *("--worker", "--url", server.url, "--server-pid", str(server.pid)),
+            *("--anchor", str(anchor), "--pool", str(pool), "--only", only),
         ]
-        subprocess.run(worker, check=True, cwd=workdir)
-        result: dict[str, Any] = json.loads(out.read_text())
-    result["venv"] = asdict(venv)
-    result["anchor"] = str(anchor)
-    result["server"] = {"command": " ".join(server.command[1:]), "workers": 1, "env": SERVER_ENV}
+        worker = subprocess.Popen(
+            command, cwd=workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        stack.callback(_close_worker, worker)
+        ready = _read_reply(worker)["ready"]
+        yield MlflowSide(worker, venv, server, anchor, ready)
+
+
+def run_mlflow_side(
+    rounds: int = 3,
+    reps: int = 1,
+    warmup: int = 1,
+    pool: int = 8,
+    only: str = "",
+    log: Log = _log,
+    keep_dir: Path | None = None,
+) -> dict[str, Any]:
+    """MLflow alone: ``rounds`` rounds of every method of every workload."""
+    with mlflow_side(pool=pool, only=only, log=log, keep_dir=keep_dir) as side:
+        stores: dict[str, dict[str, dict[str, Any]]] = {key: {} for key in WORKLOADS}
+        for number in range(rounds):
+            for key in WORKLOADS:
+                add_round(stores[key], side.time(key, reps, warmup if number == 0 else 0))
+            log(f"mlflow round {number + 1}/{rounds} done")
+        result = side.describe()
+        result["server_memory_after"] = side.memory()
+    result.update(rounds=rounds, reps=reps, warmup=warmup, only=only)
+    result["workloads"] = {key: summarise(store) for key, store in stores.items()}
     return result
 
 
 # ---------------------------------------------------------------------------------- worker
+WORKLOADS: tuple[str, ...] = (POINTS_100K, POINTS_20K, RUN_LIST)
+
+
 def _load_anchor(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location("mlflow_anchor", path)
     if spec is None or spec.loader is None:
@@ -323,9 +455,110 @@ def _check_same_data(anchor: ModuleType) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Method:
+    """One of the anchor's approaches to a workload, and the count it must return."""
+
+    name: str
+    call: Callable[[], dict[str, Any]]
+    count_key: str
+    count: int
+    sampled: bool = False  # returns a sample of the points: timed, never the best
+
+
+def anchor_methods(
+    anchor: ModuleType, url: str, exp_id: str, run_ids: list[str], pool: int, client: Any
+) -> dict[str, list[Method]]:
+    """The anchor's methods per workload, named by the anchor's ids (a1, b2, e5...)."""
+    a = anchor
+    every = list(METRICS)
+    one = every[:1]
+    n = len(run_ids)
+    bulk = a.BULK_LIMIT
+    big = ("points", n * len(every) * N_STEPS)
+    small = ("points", n * N_STEPS)
+    runs = ("runs", n)
+    return {
+        POINTS_100K: [
+            Method("e1 get-history x1000, sequential, keep-alive",
+                   lambda: a.history_naive(url, run_ids, every, 1), *big),
+            Method("e1n get-history x1000, sequential, new conn/request",
+                   lambda: a.history_naive(url, run_ids, every, 1, keepalive=False), *big),
+            Method(f"e2 get-history x1000, pool={pool}",
+                   lambda: a.history_naive(url, run_ids, every, pool), *big),
+            Method("e3 bulk-interval x10, sequential",
+                   lambda: a.history_bulk_interval(url, run_ids, every, N_STEPS), *big),
+            Method(f"e4 bulk-interval x10, pool={pool}",
+                   lambda: a.history_bulk_interval(url, run_ids, every, N_STEPS, pool), *big),
+            Method("e5 get-history-bulk (non-interval) x10, sequential",
+                   lambda: a.history_bulk(url, run_ids, every), *big),
+            Method("e6 GraphQL, 1 call (5 aliased fields x 200 ids)",
+                   lambda: a.gql_bulk(url, run_ids, every, N_STEPS, n), *big),
+        ],
+        POINTS_20K: [
+            Method("b1 get-history x200, sequential, keep-alive",
+                   lambda: a.history_naive(url, run_ids, one, 1), *small),
+            Method("b1n get-history x200, sequential, new conn/request",
+                   lambda: a.history_naive(url, run_ids, one, 1, keepalive=False), *small),
+            Method(f"b2 get-history x200, pool={pool}",
+                   lambda: a.history_naive(url, run_ids, one, pool), *small),
+            Method("c1 bulk-interval max_results=100 (=all), 2 calls, sequential",
+                   lambda: a.history_bulk_interval(url, run_ids, one, N_STEPS), *small),
+            Method(f"c1p bulk-interval max_results=100, 2 calls, pool={pool}",
+                   lambda: a.history_bulk_interval(url, run_ids, one, N_STEPS, pool), *small),
+            Method("c2 bulk-interval max_results=2500 (default), 2 calls",
+                   lambda: a.history_bulk_interval(url, run_ids, one, 2500), *small),
+            Method("c3 bulk-interval max_results=10 (a sample), 2 calls",
+                   lambda: a.history_bulk_interval(url, run_ids, one, 10), *small, sampled=True),
+            Method("c4 get-history-bulk (non-interval), 2 calls",
+                   lambda: a.history_bulk(url, run_ids, one), *small),
+            Method("d1 GraphQL bulk-interval, 200 ids in 1 call",
+                   lambda: a.gql_bulk(url, run_ids, one, N_STEPS, n), *small),
+            Method("d2 GraphQL bulk-interval, 2 calls x 100 ids",
+                   lambda: a.gql_bulk(url, run_ids, one, N_STEPS, bulk), *small),
+        ],
+        RUN_LIST: [
+            Method("a1 runs/search max_results=200 (1 page)",
+                   lambda: a.rest_search_runs(url, exp_id, n)[0], *runs),
+            Method("a2 runs/search max_results=50 (4 pages)",
+                   lambda: a.rest_search_runs(url, exp_id, 50)[0], *runs),
+            Method("a3 MlflowClient.search_runs max_results=200 (incl. entity parsing)",
+                   lambda: {"runs": len(client.search_runs([exp_id], max_results=n))}, *runs),
+            Method("a4 GraphQL mlflowSearchRuns maxResults=200",
+                   lambda: a.gql_search_runs(url, exp_id, n), *runs),
+        ],
+    }  # fmt: skip
+
+
+def _time_method(method: Method, reps: int, warmup: int) -> dict[str, Any]:
+    for _ in range(warmup):
+        method.call()
+    samples: list[float] = []
+    info: dict[str, Any] = {}
+    for _ in range(reps):
+        started = time.perf_counter()
+        info = method.call()
+        samples.append((time.perf_counter() - started) * 1000)
+        got = info.get(method.count_key)
+        if got != method.count and not method.sampled:
+            raise RuntimeError(f"{method.name}: expected {method.count_key}={method.count}: {info}")
+    return {"samples_ms": samples, "eligible": not method.sampled, "info": info}
+
+
 def worker_main(args: argparse.Namespace) -> None:
-    """Runs inside the MLflow venv: seed with the anchor's ``seed`` and time its methods."""
+    """Runs inside the MLflow venv: seed with the anchor's ``seed``, then answer commands
+    (one JSON object a line on stdin, one reply a line on stdout) until stdin closes."""
+    import traceback
+
     import mlflow  # type: ignore[import-not-found]  # only in the MLflow venv
+    from mlflow.tracking import MlflowClient  # type: ignore[import-not-found]
+
+    # Replies get their own copy of stdout; anything MLflow prints goes to stderr.
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+
+    def reply(payload: dict[str, Any]) -> None:
+        replies.write(json.dumps(payload) + "\n")
 
     anchor = _load_anchor(Path(args.anchor))
     _check_same_data(anchor)
@@ -335,62 +568,36 @@ def worker_main(args: argparse.Namespace) -> None:
     _, runs = anchor.rest_search_runs(url, exp_id, 1000)
     run_ids = sorted(r["info"]["run_id"] for r in runs)
     assert len(run_ids) == RUNS, len(run_ids)
-    metrics = list(METRICS)
-    one = metrics[:1]
-    variants: dict[str, dict[str, Any]] = {}
-
-    def rec(name: str, fn: Callable[[], dict[str, Any]], expect: tuple[str, int]) -> None:
-        timing = anchor.timeit(fn, args.reps)
-        key, value = expect
-        if timing.get(key) != value:
-            raise RuntimeError(f"{name}: expected {key}={value}, got {timing}")
-        variants[name] = timing
-        _log(f"  mlflow {name:44s} median {timing['median_ms']:>9.1f} ms")
-
-    pool = args.pool
-    rec(
-        f"{POINTS_100K}/bulk-interval pool={pool}",
-        lambda: anchor.history_bulk_interval(url, run_ids, metrics, N_STEPS, pool),
-        ("points", RUNS * len(METRICS) * N_STEPS),
+    methods = anchor_methods(anchor, url, exp_id, run_ids, args.pool, MlflowClient(url))
+    only = re.compile(args.only) if args.only else None
+    reply(
+        {
+            "ready": {
+                "mlflow_version": mlflow.__version__,
+                "python": sys.version.split()[0],
+                "nproc": os.cpu_count(),
+                "pool": args.pool,
+                "seed": {"seconds": round(seed_seconds, 2), "http_calls": seed_calls, "runs": RUNS},
+                "server_memory_after_seed": anchor.tree_memory(args.server_pid),
+            }
+        }
     )
-    rec(
-        f"{POINTS_100K}/bulk-interval sequential",
-        lambda: anchor.history_bulk_interval(url, run_ids, metrics, N_STEPS, 1),
-        ("points", RUNS * len(METRICS) * N_STEPS),
-    )
-    rec(
-        f"{POINTS_20K}/bulk-interval pool={pool}",
-        lambda: anchor.history_bulk_interval(url, run_ids, one, N_STEPS, pool),
-        ("points", RUNS * N_STEPS),
-    )
-    rec(
-        f"{POINTS_20K}/bulk-interval sequential",
-        lambda: anchor.history_bulk_interval(url, run_ids, one, N_STEPS, 1),
-        ("points", RUNS * N_STEPS),
-    )
-    rec(
-        f"{RUN_LIST}/runs-search max_results=200",
-        lambda: anchor.rest_search_runs(url, exp_id, RUNS)[0],
-        ("runs", RUNS),
-    )
-    workloads: dict[str, dict[str, Any]] = {}
-    for key in (POINTS_100K, POINTS_20K, RUN_LIST):
-        name, best = min(
-            ((n, t) for n, t in variants.items() if n.startswith(key + "/")),
-            key=lambda item: item[1]["median_ms"],
-        )
-        workloads[key] = {**best, "method": name.split("/", 1)[1]}
-    result = {
-        "mlflow_version": mlflow.__version__,
-        "python": sys.version.split()[0],
-        "nproc": os.cpu_count(),
-        "reps": args.reps,
-        "seed": {"seconds": round(seed_seconds, 2), "http_calls": seed_calls, "runs": RUNS},
-        "workloads": workloads,
-        "variants": variants,
-        "server_memory_after": anchor.tree_memory(args.server_pid),
-    }
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    for line in sys.stdin:
+        command = json.loads(line)
+        try:
+            if command["cmd"] == "memory":
+                reply({"memory": anchor.tree_memory(args.server_pid)})
+                continue
+            timed = {}
+            for method in methods[command["workload"]]:
+                if only and not only.search(method.name):
+                    continue
+                timed[method.name] = _time_method(method, command["reps"], command["warmup"])
+                median = statistics.median(timed[method.name]["samples_ms"])
+                _log(f"  mlflow {command['workload']:12s} {method.name:58s} {median:>9.1f} ms")
+            reply({"methods": timed})
+        except Exception:  # reported to the driver, which stops
+            reply({"error": traceback.format_exc()})
 
 
 # ------------------------------------------------------------------------------------ main
@@ -399,22 +606,30 @@ def print_summary(result: dict[str, Any]) -> None:
     print(
         f"MLflow {result['mlflow_version']} (venv {venv['path']}, "
         f"installed in {venv['install_seconds']:.0f} s), server --workers 1, "
-        f"seed {result['seed']['seconds']:.1f} s"
+        f"seed {result['seed']['seconds']:.1f} s, {result['rounds']} rounds x {result['reps']} reps"
     )
-    for key, timing in result["workloads"].items():
-        print(
-            f"  {key:12s} median {timing['median_ms']:>9.1f} ms  "
-            f"(min {timing['min_ms']:.1f}, max {timing['max_ms']:.1f}; {timing['method']})"
-        )
+    for key, workload in result["workloads"].items():
+        print(f"  {key}: best {workload['best']}")
+        for name, m in workload["methods"].items():
+            note = "" if m["eligible"] else "  (a sample: not eligible)"
+            print(
+                f"    {name:66s} min {m['min_ms']:>8.1f}  median {m['median_ms']:>8.1f}  "
+                f"max {m['max_ms']:>8.1f} ms{note}"
+            )
     memory = result.get("server_memory_after") or {}
     if memory:
         print(f"  server memory (process tree RSS): {memory['total']['rss_mib']:.0f} MiB")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reps", type=int, default=7)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=1, help="timed calls per method per round")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed calls before round 1")
     parser.add_argument("--pool", type=int, default=8, help="threads for the threaded variants")
+    parser.add_argument("--only", default="", help="regex: time only the methods it matches")
     parser.add_argument("--install-only", action="store_true", help="create the venv and stop")
     parser.add_argument("--out", default="", help="write the results as JSON here")
     parser.add_argument("--keep-dir", default="", help="keep the server's DB and log here")
@@ -432,7 +647,12 @@ def main() -> None:
         print(json.dumps(asdict(venv), indent=1))
         return
     result = run_mlflow_side(
-        reps=args.reps, pool=args.pool, keep_dir=Path(args.keep_dir) if args.keep_dir else None
+        rounds=args.rounds,
+        reps=args.reps,
+        warmup=args.warmup,
+        pool=args.pool,
+        only=args.only,
+        keep_dir=Path(args.keep_dir) if args.keep_dir else None,
     )
     print_summary(result)
     if args.out:
