@@ -184,6 +184,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level,
+            # SIGTERM: stop listening, close websockets with 1012, let requests finish.
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds or None,
             **own_logs,
         )
     finally:

@@ -159,6 +159,8 @@ class Settings:
 
     redis_url: str = ""
     poll_interval_seconds: float = 2.0
+    poll_lease_seconds: float = 0.0
+    shutdown_grace_seconds: int = 20
     events_secret: str = ""
     max_step_fetches: int = 8
     registry_cache_seconds: float = 30.0
@@ -211,6 +213,13 @@ class Settings:
         )
         if min(zero_is_off) < 0:
             raise ConfigError("timeouts, staleness and MLMETA_BREAKER_FAILURES cannot be negative")
+        if self.poll_interval_seconds <= 0 or self.poll_lease_seconds < 0:
+            raise ConfigError(
+                "MLMETA_POLL_INTERVAL_SECONDS must be positive and MLMETA_POLL_LEASE_SECONDS "
+                "cannot be negative"
+            )
+        if self.shutdown_grace_seconds < 0:
+            raise ConfigError("MLMETA_SHUTDOWN_GRACE_SECONDS cannot be negative")
         if self.breaker_cooldown_seconds <= 0:
             raise ConfigError("MLMETA_BREAKER_COOLDOWN_SECONDS must be positive")
         for name in _ANNOTATION_SETTINGS:
@@ -335,6 +344,13 @@ SETTINGS_DOC: dict[str, str] = {
     "redis_url": "Redis for subscription fan-out across replicas, e.g. `redis://127.0.0.1:6379/0` "
     "(empty: in-process fan-out, one replica).",
     "poll_interval_seconds": "How often a running execution is polled while someone watches it.",
+    "poll_lease_seconds": "With Redis, one replica polls a watched execution, holding a lease "
+    "this long (renewed every third of it; 0: three poll intervals). When that replica dies "
+    "without releasing it, another watching replica takes over within the lease plus a quarter "
+    "of it.",
+    "shutdown_grace_seconds": "On SIGTERM the gateway stops accepting connections, closes "
+    "subscriptions with code 1012 (clients reconnect to another replica), frees its leases and "
+    "gives in-flight requests this long to finish before cancelling them.",
     "events_secret": "Shared secret of the Step Functions status-change event endpoint "
     "(empty: endpoint off).",
     "max_step_fetches": "Concurrent run-detail fetches from AWS (DescribeExecution, "

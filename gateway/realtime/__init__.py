@@ -25,7 +25,11 @@ async def open_hub(settings: Settings, fetch: Fetch) -> AsyncIterator[ExecutionH
     await bus.open()
     try:
         hub = ExecutionHub(
-            fetch, bus, settings.poll_interval_seconds, redis_url=settings.redis_url or None
+            fetch,
+            bus,
+            settings.poll_interval_seconds,
+            redis_url=settings.redis_url or None,
+            lease_seconds=settings.poll_lease_seconds or None,
         )
         try:
             yield hub

@@ -91,6 +91,9 @@ class ExecutionHub:
         self._max_backoff = max(max_backoff, poll_interval)
         # Long enough that a slow event loop does not hand the poll over by mistake.
         self._lease_seconds = lease_seconds or max(3 * poll_interval, 1.0)
+        # A follower asks for the lease this often: when its owner dies without freeing
+        # it, the watch is polled again within the lease plus this.
+        self._follow_interval = min(poll_interval, self._lease_seconds / 4)
         self._queue_size = queue_size
         self._leases: Leases = RedisLeases(redis_url) if redis_url else LocalLeases()
         self._id = uuid4().hex
@@ -252,7 +255,7 @@ class ExecutionHub:
                     # when we subscribed, older than the poller's latest.
                     await self._publish(watch, self._message("sync"))
                     asked = True
-                await _nap(watch.wake, self._poll_interval)
+                await _nap(watch.wake, self._follow_interval)
         except Exception as exc:
             log.warning("watching %s failed", watch.execution_id, exc_info=True)
             self._deliver_failure(watch, Failure.of(exc))
