@@ -202,11 +202,19 @@ def test_the_pods_run_as_the_images_user_without_privileges(kind: str) -> None:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == int(user.group(1))
     assert pod["securityContext"]["runAsGroup"] == int(user.group(2))
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     for spec in pod["containers"]:
         security = spec["securityContext"]
         assert security["readOnlyRootFilesystem"] is True
         assert security["allowPrivilegeEscalation"] is False
         assert security["capabilities"]["drop"] == ["ALL"]
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "Job"])
+def test_no_service_link_variables_enter_the_settings(kind: str) -> None:
+    """Kubernetes would set ``<SERVICE>_PORT=tcp://<ip>:<port>`` for each Service in the
+    namespace: for the Service ``mlmeta``, MLMETA_PORT, which is a setting."""
+    assert pod_spec(one(kind))["enableServiceLinks"] is False
 
 
 def test_what_the_gateway_writes_is_on_writable_volumes() -> None:
