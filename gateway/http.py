@@ -100,12 +100,29 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     """Every configured source answered: 200; otherwise 503. The body lists each one.
 
+    ``?require=metadb`` (a comma-separated list): only those sources decide; the others
+    are still listed. A load balancer's readiness probe should not take every replica
+    out because an upstream that only nulls its own fields is down.
+
     The answer is reused for MLMETA_READINESS_CACHE_SECONDS (see ``HealthCache``);
     each source's ``circuit`` is its breaker's state now.
     """
     resources = request.app.state.resources
     results = await resources.health.results()
-    ready = all(r.healthy for r in results)
+    required = request.query_params.get("require")
+    if required is None:
+        needed = {r.name for r in results}
+    else:
+        needed = {name.strip() for name in required.split(",") if name.strip()}
+        unknown = needed - {r.name for r in results}
+        if unknown:
+            known = ", ".join(r.name for r in results)
+            return error_response(
+                400,
+                "InputError",
+                f"require names unknown sources {sorted(unknown)}; known: {known}",
+            )
+    ready = all(r.healthy for r in results if r.name in needed)
     body = {
         "status": "ready" if ready else "unready",
         "sources": {

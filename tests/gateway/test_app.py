@@ -50,12 +50,18 @@ def test_readyz_reports_every_configured_source(client: TestClient) -> None:
     assert all(s["healthy"] and s["error"] is None for s in body["sources"].values())
 
 
-def test_readyz_is_503_and_names_the_failing_source(settings: Settings, tmp_path: Path) -> None:
+def test_readyz_is_503_and_names_the_failing_source_unless_only_others_are_required(
+    settings: Settings, tmp_path: Path
+) -> None:
     broken = settings.replace(
         catalog_folder=str(tmp_path / "missing"), aws_endpoint_url="http://127.0.0.1:9"
     )
     with TestClient(create_app(broken)) as client:
         response = client.get("/readyz")
+        # A load balancer's probe names what a replica cannot serve without.
+        required = client.get("/readyz?require=metadb")
+        also_aws = client.get("/readyz?require=metadb,stepfunctions")
+        unknown = client.get("/readyz?require=metadb,redis")
     body = response.json()
     assert response.status_code == 503
     assert body["status"] == "unready"
@@ -63,6 +69,11 @@ def test_readyz_is_503_and_names_the_failing_source(settings: Settings, tmp_path
     for name in ("catalog", "stepfunctions", "sagemaker"):
         assert body["sources"][name]["healthy"] is False
         assert body["sources"][name]["error"]
+    assert required.status_code == 200
+    assert required.json()["sources"] == body["sources"]  # the others are still listed
+    assert also_aws.status_code == 503
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["extensions"]["code"] == "InputError"
 
 
 def test_sources_query_reports_health_in_graphql(client: TestClient) -> None:
