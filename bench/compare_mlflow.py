@@ -1,10 +1,11 @@
 """mlmeta against MLflow's tracking server: same data, same machine, interleaved rounds.
 
 To reproduce README's table (both backends; PostgreSQL on 127.0.0.1:5432, trust
-auth; about 30 minutes on a quiet 2-core machine, most of it loading 11M long-series
-points into each backend; check ``uptime`` first, the load average is recorded):
+auth; about 30-40 minutes on a 2-core machine, most of it loading 11M long-series
+points into each backend; the rounds wait, up to 15 minutes, for a 1-minute load
+average <= 1.5, and the load average is recorded):
 
-    .venv/bin/python -m bench.compare_mlflow --rounds 5 --long-ingest http
+    .venv/bin/python -m bench.compare_mlflow --rounds 5 --long-ingest http --quiet-load 1.5
 
 Quicker: ``--skip-long`` (no long series), ``--backends sqlite``, ``--rounds 3``.
 ``--only REGEX`` limits MLflow to the methods it matches (for trying the harness only:
@@ -176,6 +177,7 @@ def run_rounds(
     per-workload method stores."""
     stores: dict[str, dict[str, dict[str, Any]]] = {group: {} for group in GROUPS}
     loads = results["machine"]["load_average_per_round"]
+    results["machine"]["load_average_rounds_start"] = [round(v, 2) for v in os.getloadavg()]
     for number in range(rounds):
         warm = warmup if number == 0 else 0
         started = time.perf_counter()
@@ -366,6 +368,18 @@ def long_growth(result: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def wait_for_quiet(limit: float, max_seconds: float, log: Log) -> dict[str, Any]:
+    """Before the rounds (loading is not timed), wait until the 1-minute load average is
+    at most ``limit``, for at most ``max_seconds``: the machine is shared."""
+    started = time.monotonic()
+    while os.getloadavg()[0] > limit and time.monotonic() - started < max_seconds:
+        log(f"load average {os.getloadavg()[0]:.2f} > {limit}: waiting before the rounds")
+        time.sleep(30)
+    load = os.getloadavg()[0]
+    waited = round(time.monotonic() - started)
+    return {"limit": limit, "waited_seconds": waited, "load_1m": round(load, 2)}
+
+
 # -------------------------------------------------------------------------------- main
 def tree_state() -> dict[str, Any]:
     """The commit measured and the files that differ from it (others work in this tree)."""
@@ -387,6 +401,14 @@ def parse_args() -> argparse.Namespace:
         "--reps", type=int, default=1, help="timings per round; the round's figure is their median"
     )
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls before round 1")
+    parser.add_argument(
+        "--quiet-load",
+        type=float,
+        default=0.0,
+        help="before the rounds, wait until the 1-minute load average is at most this "
+        "(0: do not wait), for at most --quiet-wait seconds",
+    )
+    parser.add_argument("--quiet-wait", type=float, default=900.0)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--skip-mlflow", action="store_true", help="mlmeta only, no ratios")
     parser.add_argument("--only", default="", help="regex: time only these MLflow methods")
@@ -417,6 +439,7 @@ def main() -> None:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "load_average_start": [round(v, 2) for v in os.getloadavg()],
+            "load_average_rounds_start": [],
             "load_average_per_round": [],
         },
         "tree": tree_state(),
@@ -458,6 +481,10 @@ def main() -> None:
         if args.only:
             results["mlflow_only"] = args.only
         errors = {k: v for k, v in results["mlmeta"].items() if "error" in v}
+        if args.quiet_load:
+            results["machine"]["quiet_wait"] = wait_for_quiet(
+                args.quiet_load, args.quiet_wait, log_stderr
+            )
         stores = run_rounds(
             mlflow, timings, args.rounds, args.reps, args.warmup, results, save, log_stderr
         )
@@ -489,7 +516,8 @@ def report(
         print(
             f"MLflow {mlflow['mlflow_version']} (server --workers 1, SQLite, client pool "
             f"{mlflow['pool']}); {results['rounds']} interleaved rounds x {results['reps']} "
-            f"rep(s); load average at start {machine['load_average_start']}, per round "
+            f"rep(s); load average before the rounds {machine['load_average_rounds_start']}, "
+            f"after each round "
             f"{machine['load_average_per_round']}; {results['seconds'] / 60:.0f} min in all"
         )
     print()
