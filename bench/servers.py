@@ -55,9 +55,12 @@ from gateway.cli import _seed_metadb
 from gateway.config import Settings
 from gateway.demo import seed_aws, write_catalog
 endpoint, data_dir, catalog = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+database_url = sys.argv[4] if len(sys.argv) > 4 else ""
 write_catalog(Path(catalog))
 summary = asyncio.run(seed_aws(endpoint))
-settings = Settings(data_dir=data_dir, catalog_folder=catalog, aws_endpoint_url=endpoint)
+settings = Settings(
+    data_dir=data_dir, catalog_folder=catalog, aws_endpoint_url=endpoint, database_url=database_url
+)
 print(asyncio.run(_seed_metadb(settings, summary)), "metric points")
 """
 
@@ -106,12 +109,16 @@ class Fleet(AbstractContextManager["Fleet"]):
             raise RuntimeError("moto did not start")
         return self.moto_url
 
-    def seed(self, name: str, tree: Path) -> Path:
-        """Seed the demo data for ``tree``; return its data folder."""
+    def seed(self, name: str, tree: Path, database_url: str = "") -> Path:
+        """Seed the demo data for ``tree``; return its data folder.
+
+        The metadb is ``<data folder>/mlmeta.db`` unless ``database_url`` names another
+        (already migrated) one.
+        """
         data_dir = self.workdir / name
         catalog = data_dir / "catalog"
         subprocess.run(
-            [str(PYTHON), "-c", _SEED, self.moto_url, str(data_dir), str(catalog)],
+            [str(PYTHON), "-c", _SEED, self.moto_url, str(data_dir), str(catalog), database_url],
             cwd=tree,
             env=tree_env(tree),
             check=True,
@@ -127,7 +134,9 @@ class Fleet(AbstractContextManager["Fleet"]):
         data_dir: Path,
         env: dict[str, str] | None = None,
         stderr: IO[bytes] | None = None,
+        launcher: tuple[str, ...] = ("-m", "uvicorn"),
     ) -> Gateway:
+        """Start uvicorn (or ``python <launcher>`` given uvicorn's arguments) on a free port."""
         port = free_port()
         settings = {
             "MLMETA_DATA_DIR": str(data_dir),
@@ -139,7 +148,7 @@ class Fleet(AbstractContextManager["Fleet"]):
         }
         process = subprocess.Popen(
             [
-                *(str(PYTHON), "-m", "uvicorn", "gateway.app:create_app_from_env", "--factory"),
+                *(str(PYTHON), *launcher, "gateway.app:create_app_from_env", "--factory"),
                 *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
             ],
             cwd=tree,
