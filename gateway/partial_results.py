@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
 from graphql import ExecutionResult, ExperimentalIncrementalExecutionResults, located_error
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gateway.executor import GatewayExecutor
 
 if TYPE_CHECKING:  # the context's loaders hand out Partial values
     from gateway.context import Context
@@ -50,8 +51,8 @@ def answer(info: strawberry.Info[Context, None], partial: Partial[T]) -> T:
     return partial.value
 
 
-class ReportingExecutor(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's executor (as Strawberry configures it), adding reported errors
+class ReportingExecutor(GatewayExecutor):
+    """The gateway's executor (``gateway.executor``), adding reported errors
     to those it collected while executing, before the response is built."""
 
     def build_response(
