@@ -21,6 +21,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.cli import _parser
@@ -171,7 +172,7 @@ def test_the_deployment_runs_three_replicas_of_mlmeta_serve_on_every_address() -
 
 def test_the_probes_ask_the_gateways_health_endpoints_on_its_port() -> None:
     spec = container("Deployment")
-    assert spec["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert spec["readinessProbe"]["httpGet"]["path"] == "/readyz?require=metadb"
     assert spec["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert spec["startupProbe"]["httpGet"]["path"] == "/healthz"
     paths = {getattr(route, "path", None) for route in create_app(Settings()).routes}
@@ -192,6 +193,27 @@ def test_the_container_port_is_the_images_port_and_the_configured_one() -> None:
     [service_port] = service["spec"]["ports"]
     assert service_port["port"] == 80
     assert container_port(container("Deployment"), service_port["targetPort"]) == port
+
+
+def test_readiness_follows_the_metadb_and_not_a_failing_upstream(tmp_path: Path) -> None:
+    """The probes' paths on a real app whose AWS and catalog are unreachable: alive,
+    and ready (the metadb answers), though /readyz alone is 503."""
+    spec = container("Deployment")
+    broken = Settings(
+        data_dir=tmp_path,
+        catalog_folder=str(tmp_path / "missing"),
+        aws_endpoint_url="http://127.0.0.1:9",
+        aws_max_attempts=1,
+        readiness_timeout_seconds=2,
+    )
+    with TestClient(create_app(broken)) as client:
+        alive = client.get(spec["livenessProbe"]["httpGet"]["path"])
+        ready = client.get(spec["readinessProbe"]["httpGet"]["path"])
+        everything = client.get("/readyz")
+    assert alive.status_code == 200
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["sources"]["metadb"]["healthy"] is True
+    assert everything.status_code == 503
 
 
 @pytest.mark.parametrize("kind", ["Deployment", "Job"])
