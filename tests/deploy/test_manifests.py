@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import re
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +318,28 @@ def test_requests_are_within_limits(kind: str) -> None:
         assert set(requests) == set(limits) == {"cpu", "memory"}
         for resource in requests:
             assert quantity(requests[resource]) <= quantity(limits[resource]), resource
+
+
+def test_the_memory_request_holds_every_replica_the_load_benchmark_measured() -> None:
+    """bench/load.py records each replica's VmRSS at the start and end of each run, in MiB
+    (its ``rss_mb``: /proc's kB divided by 1024)."""
+    results = json.loads((ROOT / "bench" / "results" / "load.json").read_text())
+    seen = list(_values_of(results, ("rss_mb_start", "rss_mb_end")))
+    assert seen, "bench/results/load.json records no replica RSS"
+    request = quantity(container("Deployment")["resources"]["requests"]["memory"])
+    assert max(seen) * 2**20 < request, f"a replica reached {max(seen)} MiB"
+
+
+def _values_of(tree: object, keys: tuple[str, ...]) -> Iterator[float]:
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key in keys and isinstance(value, int | float):
+                yield float(value)
+            else:
+                yield from _values_of(value, keys)
+    elif isinstance(tree, list):
+        for item in tree:
+            yield from _values_of(item, keys)
 
 
 def test_shutdown_finishes_within_the_termination_grace_period() -> None:
