@@ -8,10 +8,13 @@ to serve than objects).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
+import orjson
 import strawberry
+from graphql import FieldNode
 
 from resolvers.context import Info
 from resolvers.scalars import SeriesColumnsValue
@@ -92,7 +95,7 @@ class MetricSeries:
 
     @strawberry.field(description=f"Points in step order (at most {MAX_OBJECT_POINTS}).")
     def points(self) -> list[MetricPoint]:
-        s = self.series
+        s = _lists(self.series)
         if len(s.steps) > MAX_OBJECT_POINTS:
             raise InputError(
                 f"{len(s.steps)} points are more than the object form serves "
@@ -105,22 +108,56 @@ class MetricSeries:
 
     @strawberry.field(description="Steps, in order (the x axis).")
     def steps(self) -> list[int]:
-        return self.series.steps
+        return _lists(self.series).steps
 
     @strawberry.field(description="Values, aligned with steps.")
     def values(self) -> list[float]:
-        return self.series.values
+        return _lists(self.series).values
 
     @strawberry.field(description="Timestamps, aligned with steps (null where not reported).")
     def timestamps(self) -> list[datetime | None]:
-        return [_time(ms) for ms in self.series.timestamps_ms]
+        return [_time(ms) for ms in _lists(self.series).timestamps_ms]
 
     @strawberry.field(description="steps, values and timestamps in one scalar, for charts.")
     def columns(self) -> SeriesColumnsValue:
         s = self.series
+        if s.encoded_columns is not None:
+            # The database's JSON of the columns, written into the response as it is.
+            return SeriesColumnsValue(orjson.Fragment(s.encoded_columns))
         return SeriesColumnsValue(
             {"steps": s.steps, "values": s.values, "timestamps": s.timestamps_ms}
         )
+
+
+def _lists(series: Series) -> Series:
+    """The series with its lists filled (decoded when it came as JSON)."""
+    if series.encoded_columns is None:
+        return series
+    columns: dict[str, Any] = orjson.loads(series.encoded_columns)
+    return replace(
+        series,
+        steps=columns["steps"],
+        values=columns["values"],
+        timestamps_ms=columns["timestamps"],
+        encoded_columns=None,
+    )
+
+
+_LIST_FIELDS = frozenset({"points", "steps", "values", "timestamps"})
+
+
+def serves_only_encoded_columns(info: Info) -> bool:
+    """True when the selection under this field asks for ``columns`` and none of the
+    list fields, by plain fields only: the series may then come as JSON."""
+    columns = False
+    for node in info._raw_info.field_nodes:
+        if node.selection_set is None:
+            return False
+        for selection in node.selection_set.selections:
+            if not isinstance(selection, FieldNode) or selection.name.value in _LIST_FIELDS:
+                return False
+            columns = columns or selection.name.value == "columns"
+    return columns
 
 
 def series_request(
@@ -129,6 +166,8 @@ def series_request(
     max_points: int,
     min_step: int | None,
     max_step: int | None,
+    *,
+    encoded: bool = False,
 ) -> SeriesRequest:
     if not 4 <= max_points <= MAX_SERIES_POINTS:
         raise InputError(f"maxPoints must be between 4 and {MAX_SERIES_POINTS}, got {max_points}")
@@ -142,6 +181,7 @@ def series_request(
         max_points=max_points,
         min_step=min_step,
         max_step=max_step,
+        encoded=encoded,
     )
 
 

@@ -20,6 +20,7 @@ from resolvers.metrics import (
     MetricValue,
     RunMetricPoint,
     series_request,
+    serves_only_encoded_columns,
 )
 from resolvers.node import Node, keys, register_node
 from resolvers.pagination import PageInfo, check_first
@@ -203,7 +204,14 @@ class PipelineExecution(Node):
         min_step: int | None = None,
         max_step: int | None = None,
     ) -> list[MetricSeries] | None:
-        request = series_request(self.execution.id, names, max_points, min_step, max_step)
+        request = series_request(
+            self.execution.id,
+            names,
+            max_points,
+            min_step,
+            max_step,
+            encoded=serves_only_encoded_columns(info),
+        )
         series = answer(info, await info.context.loaders.series_by_request.load(request))
         return [MetricSeries.of(s) for s in series]
 

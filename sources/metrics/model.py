@@ -54,6 +54,9 @@ class SeriesRequest:
     max_points: int = 500
     min_step: int | None = None
     max_step: int | None = None
+    encoded: bool = False
+    """The caller serves only the columns, as JSON: the store may hand them over
+    already encoded (``Series.encoded_columns``) instead of as lists."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,10 @@ class Series:
     min: float | None
     max: float | None
     last: float | None
+    encoded_columns: bytes | None = None
+    """``{"steps": [...], "values": [...], "timestamps": [...]}`` as JSON, the same
+    numbers a JSON encoder writes for the lists, which are then left empty; None when
+    the lists are filled (the request was not ``encoded``, or the series downsampled)."""
 
 
 @dataclass(frozen=True)

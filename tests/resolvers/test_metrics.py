@@ -288,3 +288,28 @@ def test_a_user_owning_the_pipelines_entity_logs_and_others_cannot(
 def user(portal: Portal, name: str, group: str) -> dict[str, str]:
     ref = f"user:default/{name}"
     return {"Authorization": f"Bearer {portal.user_token(ref, [ref, group])}"}
+
+
+COLUMNS = """query ($ids: [ID!]!, $max: Int!) { compareRuns(executionIds: $ids) {
+  metricSeries(maxPoints: $max) { name count downsampled columns %s } } }"""
+
+
+@pytest.mark.parametrize("max_points", [5000, 100])
+def test_columns_asked_alone_are_the_same_json_as_with_the_lists(
+    client: TestClient, runs: list[str], max_points: int
+) -> None:
+    # Alone, whole series come as the database's JSON (spliced into the response);
+    # with the lists, they are encoded from those lists.
+    variables = {"ids": runs, "max": max_points}
+    alone = gql(client, COLUMNS % "", variables)["data"]["compareRuns"]
+    with_lists = gql(client, COLUMNS % "steps values", variables)["data"]["compareRuns"]
+    series = [s for row in with_lists for s in row["metricSeries"]]
+    assert len(series) == 5
+    assert any(s["downsampled"] for s in series) == (max_points == 100)
+    for row_alone, row in zip(alone, with_lists, strict=True):
+        for got, want in zip(row_alone["metricSeries"], row["metricSeries"], strict=True):
+            assert got["columns"] == want["columns"]
+            assert got["columns"]["steps"] == want["steps"]
+            assert got["columns"]["values"] == want["values"]
+            assert all(type(v) is float for v in got["columns"]["values"])
+            assert len(got["columns"]["timestamps"]) == len(want["steps"])

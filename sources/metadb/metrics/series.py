@@ -30,6 +30,7 @@ from sources.metadb.metrics.downsample import (
     _Kept,
     _target,
 )
+from sources.metadb.metrics.encoded import encoded_series
 from sources.metadb.metrics.rollups import TOP, _blocks
 from sources.metadb.metrics.sql import _Driver, _Sql, _unique
 from sources.metrics.model import Series, SeriesRequest
@@ -53,6 +54,9 @@ class _Found:
     timestamps_ms: list[int | None] | None = None
     values: list[float] | None = None
     downsampled: bool = False
+    encoded: bool = False
+    """Asked for as JSON (``SeriesRequest.encoded``)."""
+    columns_json: bytes | None = None
 
     def fill(
         self,
@@ -79,6 +83,7 @@ class _Found:
             min=self.min,
             max=self.max,
             last=self.last,
+            encoded_columns=self.columns_json,
         )
 
 
@@ -93,9 +98,11 @@ class MetricSeries(StoreBase):
         the module docs): deterministic, at most ``max_points`` points in step
         order, the first and last points of the range always kept, and every
         bucket's min and max. ``count``, ``min``, ``max`` and ``last`` describe
-        every point stored in the range. At most four statements (stats, whole
-        series, series downsampled from points, from rollups), read from one
-        snapshot, whatever the number of requests, runs and metrics.
+        every point stored in the range. A whole series asked for ``encoded``
+        comes as JSON (``Series.encoded_columns``, see ``encoded``). A fixed
+        number of statements (stats, whole series as lists and as JSON, series
+        downsampled from points, from rollups), read from one snapshot, whatever
+        the number of requests, runs and metrics.
         """
         for request in requests:
             _check_series_request(request)
@@ -103,10 +110,13 @@ class MetricSeries(StoreBase):
             return []
         async with self._connection(snapshot=True) as db:
             found = await self._series_stats(db, requests)
-            whole = [s for s in found if 0 < s.count <= s.max_points]
+            whole = [s for s in found if 0 < s.count <= s.max_points and not s.encoded]
+            encoded = [s for s in found if 0 < s.count <= s.max_points and s.encoded]
             thinned = [s for s in found if s.count > s.max_points]
             if whole:
                 await self._whole_series(db, whole)
+            if encoded:
+                await encoded_series(db, self._postgres, encoded)
             if thinned:
                 await self._downsampled_series(db, thinned)
         results: list[list[Series]] = [[] for _ in requests]
@@ -175,6 +185,7 @@ class MetricSeries(StoreBase):
                 min=low,
                 max=high,
                 last=value,
+                encoded=requests[req].encoded,
             )
             for req, eid, name, n, first, last, low, high, value in rows
         ]
