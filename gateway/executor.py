@@ -19,7 +19,8 @@ to each resolver result that must be awaited, so it needs no per-field hook.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from graphql import GraphQLField, GraphQLLeafType, GraphQLObjectType, Undefined
 from graphql.type import get_nullable_type, is_leaf_type, is_non_null_type
@@ -34,6 +35,35 @@ _PLAIN_VALUES = (str, int, float, bool)
 # Keyed by the field's identity (GraphQLField is not hashable); the field is kept in
 # the value so its id cannot be reused. Schemas live as long as the process.
 _plans: dict[int, tuple[GraphQLField, _Plan]] = {}
+READS = "_gateway_reads"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads(attribute: str) -> Callable[[F], F]:
+    """Mark a resolver (no arguments besides ``self``) that only returns ``attribute``:
+    the executor reads the attribute itself, without calling the resolver."""
+
+    def mark(resolver: F) -> F:
+        setattr(resolver, READS, attribute)
+        return resolver
+
+    return mark
+
+
+PREPARED = "_gateway_prepared"
+"""Attribute of a source object: {response key: value} its parent resolver already
+computed for those fields (see ``prepare``); the executor completes them directly."""
+
+
+def prepare(source: object, response_key: str, value: Any) -> None:
+    """Have the field at ``response_key`` of ``source`` answer ``value`` without its resolver.
+
+    For values that resolver would return, with nothing left to report: the
+    executor completes them as it would complete the resolver's result."""
+    prepared = source.__dict__.setdefault(PREPARED, {})
+    prepared[response_key] = value
+
+
 # An object selection of plain leaves: (response name, field, plan); field None: __typename
 _LeafObject = list[tuple[str, GraphQLField | None, Any]]
 
@@ -46,11 +76,18 @@ def _plan(field: GraphQLField) -> _Plan:
     nullable = get_nullable_type(field.type)
     # Strawberry marks the resolver of a field without resolver, extensions or
     # permission classes; it reads the attribute and ignores every other argument.
-    if getattr(field.resolve, "_is_default", False) and not field.args and is_leaf_type(nullable):
-        definition = field.extensions.get("strawberry-definition")
-        reads = getattr(definition, "default_resolver", None) is getattr
-        attribute = definition.python_name if reads else None  # type: ignore[union-attr]
+    definition = field.extensions.get("strawberry-definition")
+    if field.args or not is_leaf_type(nullable):
+        pass
+    elif getattr(field.resolve, "_is_default", False):
+        by_getattr = getattr(definition, "default_resolver", None) is getattr
+        attribute = definition.python_name if by_getattr else None  # type: ignore[union-attr]
         plan = (attribute, nullable, is_non_null_type(field.type))
+    elif definition is not None and not definition.extensions and definition.base_resolver:
+        # A resolver that only returns an attribute says so (``reads``).
+        attribute = getattr(definition.base_resolver.wrapped_func, READS, None)
+        if attribute is not None:
+            plan = (attribute, nullable, is_non_null_type(field.type))
     _plans[id(field)] = (field, plan)
     return plan
 
@@ -85,9 +122,48 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
                 value = self._plain_leaf(field, plan, source)
                 if value is not Undefined:
                     return value
+            elif field is not None:
+                prepared = getattr(source, PREPARED, None)
+                if prepared is not None and path.key in prepared:
+                    return self._complete_prepared(
+                        field, parent_type, field_details_list, path, prepared[path.key]
+                    )
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _complete_prepared(
+        self,
+        field: GraphQLField,
+        parent_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Any,
+        value: Any,
+    ) -> Any:
+        """Complete a value the parent prepared for this field, as graphql-core completes
+        a resolver's result (without calling the resolver or converting arguments)."""
+        return_type = field.type
+        try:
+            info = self.build_resolve_info(
+                field, [d.node for d in field_details_list], parent_type, path
+            )
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, value, None
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def later() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, return_type, field_details_list, path)
+                return None
+
+        return later()
 
     def collect_and_execute_subfields(
         self,

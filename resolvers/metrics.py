@@ -8,6 +8,7 @@ to serve than objects).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,6 +17,7 @@ import orjson
 import strawberry
 from graphql import FieldNode
 
+from gateway.executor import reads
 from resolvers.context import Info
 from resolvers.scalars import SeriesColumnsValue
 from sources.errors import InputError
@@ -74,6 +76,7 @@ class MetricSeries:
     max: float | None
     last: float | None
     series: strawberry.Private[Series]
+    columns_value: strawberry.Private[SeriesColumnsValue]
 
     @staticmethod
     def of(series: Series) -> MetricSeries:
@@ -85,6 +88,7 @@ class MetricSeries:
             max=series.max,
             last=series.last,
             series=series,
+            columns_value=_columns(series),
         )
 
     @strawberry.field(description="The run this series belongs to.")
@@ -119,14 +123,18 @@ class MetricSeries:
         return [_time(ms) for ms in _lists(self.series).timestamps_ms]
 
     @strawberry.field(description="steps, values and timestamps in one scalar, for charts.")
+    @reads("columns_value")
     def columns(self) -> SeriesColumnsValue:
-        s = self.series
-        if s.encoded_columns is not None:
-            # The database's JSON of the columns, written into the response as it is.
-            return SeriesColumnsValue(orjson.Fragment(s.encoded_columns))
-        return SeriesColumnsValue(
-            {"steps": s.steps, "values": s.values, "timestamps": s.timestamps_ms}
-        )
+        return self.columns_value
+
+
+def _columns(series: Series) -> SeriesColumnsValue:
+    if series.encoded_columns is not None:
+        # The database's JSON of the columns, written into the response as it is.
+        return SeriesColumnsValue(orjson.Fragment(series.encoded_columns))
+    return SeriesColumnsValue(
+        {"steps": series.steps, "values": series.values, "timestamps": series.timestamps_ms}
+    )
 
 
 def _lists(series: Series) -> Series:
@@ -146,11 +154,12 @@ def _lists(series: Series) -> Series:
 _LIST_FIELDS = frozenset({"points", "steps", "values", "timestamps"})
 
 
-def serves_only_encoded_columns(info: Info) -> bool:
-    """True when the selection under this field asks for ``columns`` and none of the
-    list fields, by plain fields only: the series may then come as JSON."""
+def serves_only_encoded_columns(field_nodes: Iterable[FieldNode]) -> bool:
+    """True when the selection under a ``metricSeries`` field (its nodes) asks for
+    ``columns`` and none of the list fields, by plain fields only: the series may
+    then come as JSON."""
     columns = False
-    for node in info._raw_info.field_nodes:
+    for node in field_nodes:
         if node.selection_set is None:
             return False
         for selection in node.selection_set.selections:

@@ -10,6 +10,7 @@ import strawberry
 from resolvers.context import Info
 from resolvers.metrics_write import execution_key, log_metrics
 from resolvers.pipelines import PipelineExecution
+from resolvers.prefetch import prefetch_runs
 from resolvers.run_table import RunTableValue, run_table
 from sources.errors import InputError
 from sources.metrics.model import MAX_BATCH_POINTS, PointIn
@@ -69,6 +70,7 @@ class MetricsQuery:
             row = PipelineExecution.of(execution)
             row.metric_filter = wanted
             rows.append(row)
+        await prefetch_runs(info, [row for row in rows if isinstance(row, PipelineExecution)], ())
         return rows  # type: ignore[return-value]
 
     @strawberry.field(

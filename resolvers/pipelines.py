@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from gateway.partial_results import answer
+from gateway.partial_results import Partial, answer
 from resolvers.catalog import CatalogEntity, KeyValue, load_entity
 from resolvers.context import Info
 from resolvers.ids import encode_id
@@ -24,10 +24,11 @@ from resolvers.metrics import (
 )
 from resolvers.node import Node, keys, register_node
 from resolvers.pagination import PageInfo, check_first
+from resolvers.prefetch import MISSING, peek, prefetch_runs
 from resolvers.run_table import RunTableValue, run_table
 from sources.errors import InputError
 from sources.metadb.models import ExecutionStatus, Orchestrator
-from sources.metrics.model import EvolutionRequest
+from sources.metrics.model import EvolutionRequest, MetricSummary
 from sources.pipelines.model import ExecutionInfo, PipelineGraph, PipelineInfo, StepState
 
 if TYPE_CHECKING:
@@ -185,18 +186,30 @@ class PipelineExecution(Node):
 
         return later()  # type: ignore[return-value]
 
+    # metrics and metricSeries answer at once when the list the run came from has
+    # loaded them for all its runs (resolvers.prefetch), else through the loader.
     @strawberry.field(description="The last reported value of each metric.")
-    async def metrics(self, info: Info) -> list[MetricValue] | None:
-        found = await info.context.loaders.metrics_by_execution.load(self.execution.id)
-        summaries = answer(info, found)
+    def metrics(self, info: Info) -> list[MetricValue] | None:
+        loader = info.context.loaders.metrics_by_execution
+        found = peek(loader, self.execution.id)
+        if found is not MISSING:
+            return self._metric_values(info, found)
+
+        async def later() -> list[MetricValue]:
+            return self._metric_values(info, await loader.load(self.execution.id))
+
+        return later()  # type: ignore[return-value]
+
+    def _metric_values(self, info: Info, found: Partial[list[MetricSummary]]) -> list[MetricValue]:
         wanted = self.metric_filter
+        summaries = answer(info, found)
         return [MetricValue.of(m) for m in summaries if wanted is None or m.name in wanted]
 
     @strawberry.field(
         description="Full series, downsampled in the database to at most maxPoints per "
         "series: each bucket keeps its min and max, first and last points always kept."
     )
-    async def metric_series(
+    def metric_series(
         self,
         info: Info,
         names: list[str] | None = None,
@@ -210,10 +223,17 @@ class PipelineExecution(Node):
             max_points,
             min_step,
             max_step,
-            encoded=serves_only_encoded_columns(info),
+            encoded=serves_only_encoded_columns(info._raw_info.field_nodes),
         )
-        series = answer(info, await info.context.loaders.series_by_request.load(request))
-        return [MetricSeries.of(s) for s in series]
+        loader = info.context.loaders.series_by_request
+        found = peek(loader, request)
+        if found is not MISSING:
+            return [MetricSeries.of(s) for s in answer(info, found)]
+
+        async def later() -> list[MetricSeries]:
+            return [MetricSeries.of(s) for s in answer(info, await loader.load(request))]
+
+        return later()  # type: ignore[return-value]
 
     @strawberry.field(
         description="Datasets the run consumed (lineage CONSUMED edges: pushed, OpenLineage, "
@@ -322,6 +342,7 @@ class Pipeline(Node):
             if execution.detailed:
                 loader.prime(execution.id, execution)
             edges.append(PipelineExecutionEdge(cursor=cursor, node=PipelineExecution.of(execution)))
+        await prefetch_runs(info, [edge.node for edge in edges], ("edges", "node"))
         return PipelineExecutionConnection(
             edges=edges,
             page_info=PageInfo.forward(after, page.next_token),

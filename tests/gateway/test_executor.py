@@ -20,7 +20,7 @@ from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway.executor import GatewayExecutor
+from gateway.executor import GatewayExecutor, prepare, reads
 from resolvers.scalars import SCALAR_OVERRIDES
 
 
@@ -55,6 +55,15 @@ class Item:
     async def later(self) -> int:
         await asyncio.sleep(0)
         return self.count * 2
+
+    @strawberry.field
+    @reads("name")
+    def same_name(self) -> str:
+        return self.name
+
+    @strawberry.field
+    def first_pairs(self, n: int = 1) -> list[Pair]:
+        return self.pairs[:n]
 
 
 def item(index: int, **overrides: Any) -> Item:
@@ -121,7 +130,7 @@ FAST = schema(GatewayExecutor)
 PLAIN = schema(StrawberryGraphQLCoreExecutionContext)
 HOOKED = schema(GatewayExecutor, [EveryField])
 
-FIELDS = """id name count ratio colour at computed later
+FIELDS = """id name count ratio colour at computed later sameName
   pairs { key value } maybe { key value __typename } __typename"""
 DOCUMENTS = {
     "all fields": f"query ($c: String!) {{ items(case: $c) {{ {FIELDS} }} }}",
@@ -178,3 +187,27 @@ async def test_a_resolve_hook_still_sees_plain_fields() -> None:
     assert (await HOOKED.execute(DOCUMENTS["all fields"], {"c": "fine"})).data == (
         await PLAIN.execute(DOCUMENTS["all fields"], {"c": "fine"})
     ).data
+
+
+async def test_prepared_values_are_completed_like_the_resolvers_results() -> None:
+    document = """{ items(case: "fine") { firstPairs { key } two: firstPairs(n: 2) { key value }
+        renamed: name } }"""
+    plain = await PLAIN.execute(document)
+    items = [item(i) for i in range(6)]
+    for it in items:
+        # what the resolvers would return, keyed by response key (aliases included)
+        prepare(it, "firstPairs", it.pairs[:1])
+        prepare(it, "two", it.pairs[:2])
+    original = BROKEN["fine"]
+    BROKEN["fine"] = items
+    try:
+        fast = await FAST.execute(document)
+        # a prepared null in a non-null list is the same error as a resolver's null
+        prepare(items[1], "two", [None])
+        broken_fast = await FAST.execute(document)
+    finally:
+        BROKEN["fine"] = original
+    assert outcome(fast) == outcome(plain)
+    [error] = broken_fast.errors or []
+    assert error.path == ["items", 1, "two", 0]
+    assert "Cannot return null for non-nullable field" in error.message

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+from gateway.executor import prepare
+from resolvers import prefetch
 from tests.conftest import SERVICE_TOKEN, WRITER_TOKEN, codes, gql
 from tests.resolvers.conftest import Portal
 
@@ -313,3 +315,53 @@ def test_columns_asked_alone_are_the_same_json_as_with_the_lists(
             assert got["columns"]["values"] == want["values"]
             assert all(type(v) is float for v in got["columns"]["values"])
             assert len(got["columns"]["timestamps"]) == len(want["steps"])
+
+
+RUN_FIELDS = """id metrics { name value step }
+    s1: metricSeries(names: ["loss"], maxPoints: 100) { name count columns }
+    s2: metricSeries(maxPoints: 20) { name downsampled steps values }
+    ...Series"""
+SERIES_FRAGMENT = """fragment Series on PipelineExecution {
+    metricSeries(maxPoints: 7) { name columns } }"""
+
+
+def test_rows_of_a_list_answer_as_each_run_read_on_its_own(
+    client: TestClient, runs: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # compareRuns and executions load their rows' metrics and series in one batch
+    # and hand each row its values (resolvers.prefetch); node(id:) reads one run.
+    handed: list[str] = []
+
+    def counted(run: object, key: str, value: object) -> None:
+        handed.append(key)
+        prepare(run, key, value)
+
+    monkeypatch.setattr(prefetch, "prepare", counted)
+    alone = {
+        run: gql(
+            client,
+            "query ($id: ID!) { node(id: $id) { ... on PipelineExecution { "
+            + RUN_FIELDS
+            + " } } }\n"
+            + SERIES_FRAGMENT,
+            {"id": run},
+        )["data"]["node"]
+        for run in runs
+    }
+    compared = gql(
+        client,
+        f"query ($ids: [ID!]!) {{ compareRuns(executionIds: $ids) {{ {RUN_FIELDS} }} }}"
+        f"\n{SERIES_FRAGMENT}",
+        {"ids": runs},
+    )["data"]["compareRuns"]
+    listed = gql(
+        client,
+        f"""{{ pipeline(ref: "trainer") {{ executions(first: 10) {{
+            edges {{ node {{ {RUN_FIELDS} }} }} }} }} }}\n{SERIES_FRAGMENT}""",
+    )["data"]["pipeline"]["executions"]["edges"]
+    assert compared == [alone[run] for run in runs]
+    assert {edge["node"]["id"]: edge["node"] for edge in listed} == alone
+    assert any(s["downsampled"] for row in compared for s in row["s2"])
+    # every row of both lists got its four fields handed over (none read one by one)
+    assert sorted(set(handed)) == ["metricSeries", "metrics", "s1", "s2"]
+    assert len(handed) == 4 * 2 * len(runs)
