@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = True) -> St
             # the process: keep it out of the cyclic GC, whose full collections would
             # otherwise walk it all while the event loop waits.
             gc.freeze()
+            _return_freed_memory()
             if announce:
                 await announce_start(resources, settings)
             yield
@@ -118,3 +120,13 @@ def create_app_from_env() -> Starlette:
     configure_logging(settings)
     configure_tracing()
     return create_app(settings)
+
+
+def _return_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc): parsing botocore's
+    service models at start-up leaves ~7 MB freed but still resident."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS, musl): nothing to do
+        return
+    libc.malloc_trim(0)

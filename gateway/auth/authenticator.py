@@ -14,11 +14,10 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import httpx
-import jwt
-from jwt import exceptions as jwt_errors
 
 from gateway.auth.jwks import KeySet, KeySetUnavailableError
 from gateway.auth.ownership import OwnershipLookup, canonical_refs
@@ -34,16 +33,25 @@ USER_TOKEN_TYPES = frozenset({"vnd.backstage.user", "vnd.backstage.limited-user"
 # or "late" is not an attack.
 LEEWAY_SECONDS = 30
 
-_CLAIM_ERRORS: dict[type[jwt_errors.PyJWTError], str] = {
-    jwt_errors.ExpiredSignatureError: "Token has expired",
-    jwt_errors.ImmatureSignatureError: "Token is not valid yet (iat or nbf is in the future)",
-    jwt_errors.InvalidAudienceError: "Wrong token audience",
-    jwt_errors.InvalidSubjectError: "Token subject (sub) is not an entity ref",
-    jwt_errors.InvalidIssuerError: "Wrong token issuer",
-    jwt_errors.InvalidSignatureError: "Bad token signature",
-    jwt_errors.InvalidAlgorithmError: "Token algorithm does not match its signing key",
-    jwt_errors.InvalidKeyError: "Token signing key is not usable",
-}
+
+@cache
+def _claim_errors() -> dict[type[Exception], str]:
+    # PyJWT (and cryptography, ~13 MB) is imported with the first user token: a
+    # gateway that only ever sees service tokens never loads it.
+    from jwt import exceptions as jwt_errors
+
+    return {
+        jwt_errors.ExpiredSignatureError: "Token has expired",
+        jwt_errors.ImmatureSignatureError: "Token is not valid yet (iat or nbf is in the future)",
+        jwt_errors.InvalidAudienceError: "Wrong token audience",
+        jwt_errors.InvalidSubjectError: "Token subject (sub) is not an entity ref",
+        jwt_errors.InvalidIssuerError: "Wrong token issuer",
+        jwt_errors.InvalidSignatureError: "Bad token signature",
+        jwt_errors.InvalidAlgorithmError: "Token algorithm does not match its signing key",
+        jwt_errors.InvalidKeyError: "Token signing key is not usable",
+    }
+
+
 _MISSING_CLAIM_ERRORS = {
     "exp": "Token has no expiry (exp claim)",
     "sub": "Token has no subject (sub claim)",
@@ -125,6 +133,9 @@ class Authenticator:
         """The verified claims of a Backstage user token."""
         if token.count(".") != 2:
             raise AuthenticationError("Malformed token: neither a known service token nor a JWT")
+        import jwt
+        from jwt import exceptions as jwt_errors
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt_errors.PyJWTError as exc:
@@ -164,7 +175,7 @@ class Authenticator:
             raise AuthenticationError(message) from exc
         except jwt_errors.PyJWTError as exc:
             message = next(
-                (m for kind, m in _CLAIM_ERRORS.items() if isinstance(exc, kind)),
+                (m for kind, m in _claim_errors().items() if isinstance(exc, kind)),
                 "Malformed token: the claims cannot be decoded",
             )
             raise AuthenticationError(message) from exc

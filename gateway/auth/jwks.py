@@ -13,9 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import httpx
-from jwt import PyJWK, PyJWKSet, PyJWTError
+
+if TYPE_CHECKING:  # PyJWT (and cryptography, ~13 MB) loads with the first user token
+    from jwt import PyJWK
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,8 @@ class KeySet:
 
     async def _fetch(self) -> None:
         """Replace the cached keys with the published ones; keep them on failure."""
+        from jwt import PyJWKSet, PyJWTError
+
         self._attempted_at = self._clock()
         try:
             response = await self._http.get(

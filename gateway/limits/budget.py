@@ -15,12 +15,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
+from gateway import redis_import
 from sources.resilience.breaker import CircuitBreaker, CircuitOpenError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("mlmeta.budget")
 
@@ -173,7 +174,7 @@ class RedisBuckets:
                 )
         except CircuitOpenError:
             return await self._fallback.charge(key, cost, rate)  # logged when it opened
-        except (RedisError, OSError) as exc:
+        except redis_import.errors() as exc:
             log.warning("budget counter unavailable, counting in-process: %s", exc)
             return await self._fallback.charge(key, cost, rate)
         remaining = float(points)
@@ -183,7 +184,7 @@ class RedisBuckets:
 
 
 def _redis_failure(exc: BaseException) -> bool:
-    return isinstance(exc, (RedisError, OSError))
+    return isinstance(exc, redis_import.errors())
 
 
 @asynccontextmanager
@@ -194,7 +195,7 @@ async def open_buckets(
     if not redis_url:
         yield InProcessBuckets(clock or time.monotonic)
         return
-    redis = Redis.from_url(
+    redis = redis_import.connect(
         redis_url,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,

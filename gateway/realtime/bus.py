@@ -15,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import uuid4
 
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
-
+from gateway import redis_import
 from sources.errors import UpstreamError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
 
 log = logging.getLogger("mlmeta.realtime")
 
@@ -125,11 +126,11 @@ class RedisBus:
         self._own_channel = f"mlmeta:bus:{uuid4().hex}"
 
     async def open(self) -> None:
-        self._redis = Redis.from_url(self._url, decode_responses=True)
+        self._redis = redis_import.connect(self._url, decode_responses=True)
         self._pubsub = self._redis.pubsub()
         try:
             await self._pubsub.subscribe(self._own_channel)
-        except (RedisError, OSError) as exc:
+        except redis_import.errors() as exc:
             await self.close()
             raise UpstreamError(f"Redis is unreachable: {exc}", source="redis") from exc
         self._reader = asyncio.create_task(self._read(self._pubsub), name="mlmeta-redis-bus")
@@ -151,7 +152,7 @@ class RedisBus:
             raise RuntimeError("the bus is not open")
         try:
             await self._redis.publish(channel, message)
-        except (RedisError, OSError) as exc:
+        except redis_import.errors() as exc:
             raise UpstreamError("Could not publish to Redis.", source="redis") from exc
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
@@ -162,7 +163,7 @@ class RedisBus:
                 self._confirmed[channel] = asyncio.Event()
                 try:
                     await self._pubsub.subscribe(channel)
-                except (RedisError, OSError) as exc:
+                except redis_import.errors() as exc:
                     self._handlers.remove(channel, handler)
                     del self._confirmed[channel]
                     raise UpstreamError("Could not subscribe in Redis.", source="redis") from exc
@@ -184,7 +185,7 @@ class RedisBus:
                 return
             try:
                 await self._pubsub.unsubscribe(channel)
-            except (RedisError, OSError):
+            except redis_import.errors():
                 log.warning("could not unsubscribe from %s", channel, exc_info=True)
 
     async def _read(self, pubsub: PubSub) -> None:
@@ -192,7 +193,7 @@ class RedisBus:
         while True:
             try:
                 message = await pubsub.get_message(timeout=None)
-            except (RedisError, OSError) as exc:
+            except redis_import.errors() as exc:
                 # Once per outage, not once per retry.
                 log.log(
                     logging.DEBUG if failing else logging.WARNING,

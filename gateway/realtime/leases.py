@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import uuid4
 
-from redis.asyncio import Redis
+from gateway import redis_import
 
 # KEYS[1] = lease key, ARGV[1] = token, ARGV[2] = ttl in ms
 _RENEW = """
@@ -74,7 +74,7 @@ class RedisLeases:
     shared = True
 
     def __init__(self, redis_url: str) -> None:
-        self._redis = Redis.from_url(redis_url, decode_responses=True)
+        self._redis = redis_import.connect(redis_url, decode_responses=True)
 
     async def acquire(self, key: str, ttl: float) -> str | None:
         token = uuid4().hex

@@ -3,21 +3,24 @@
 ``upgrade`` and ``downgrade`` run Alembic in a worker thread because the
 migration environment (``migrations/env.py``) drives the async engine with
 ``asyncio.run``, which cannot run inside the caller's event loop.
+
+Alembic is imported when first used: a replica on PostgreSQL (migrated by
+``mlmeta migrate``) never loads it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from sources.metadb.db import create_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -29,6 +32,8 @@ def alembic_config(url: str) -> Config:
     through configparser interpolation (a ``%`` in an encoded password breaks
     it) and are easy to log by accident.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
@@ -38,11 +43,15 @@ def alembic_config(url: str) -> Config:
 
 async def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` up to ``revision``; a no-op when already there."""
+    from alembic import command
+
     await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
 
 
 async def downgrade(url: str, revision: str) -> None:
     """Migrate down to ``revision`` (``"base"`` drops every metadb table)."""
+    from alembic import command
+
     await asyncio.to_thread(command.downgrade, alembic_config(url), revision)
 
 
@@ -57,9 +66,13 @@ async def current_revision(url: str) -> str | None:
 
 
 def _current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str | None:
     """The newest revision this code ships (reads the scripts, no database)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
