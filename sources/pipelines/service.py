@@ -85,10 +85,19 @@ class PipelineService:
 
     async def executions_by_ids(self, ids: Sequence[str]) -> list[ExecutionInfo | Exception | None]:
         stored = await self.store.executions_by_ids(ids)
+        results: list[ExecutionInfo | Exception | None] = list(stored)
+        # Only runs that may still change, and only AWS ones, are asked upstream; the
+        # rest (most of a list) answer as stored, without a coroutine each.
+        asked = [
+            index
+            for index, (key, known) in enumerate(zip(ids, stored, strict=True))
+            if not (known is not None and known.finished)
+            and origin_of(key) not in (None, Origin.EXTERNAL)
+        ]
+        if not asked:
+            return results
 
-        async def one(key: str, known: ExecutionInfo | None) -> ExecutionInfo | None:
-            if (known is not None and known.finished) or origin_of(key) in (None, Origin.EXTERNAL):
-                return known
+        async def one(key: str, _known: ExecutionInfo | None) -> ExecutionInfo | None:
             info = await self._describe(key)
             if info is not None and info.finished:
                 # Fetch its steps now too: once stored, AWS is never asked again.
@@ -96,7 +105,10 @@ class PipelineService:
                 await self._remember(_pipeline_of(key), info, steps)
             return info
 
-        return await _gather_pairs(one, ids, stored)
+        described = await _gather_pairs(one, [ids[i] for i in asked], [stored[i] for i in asked])
+        for index, result in zip(asked, described, strict=True):
+            results[index] = result
+        return results
 
     async def steps_by_execution_ids(
         self, ids: Sequence[str]
