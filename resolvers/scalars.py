@@ -12,6 +12,8 @@ from sources.errors import InputError
 
 
 def _serialize(value: datetime) -> str:
+    if value.tzinfo is UTC:  # nearly all of them: what the metadb and the resolvers make
+        return value.isoformat()
     if value.tzinfo is None:  # stored naive means stored as UTC
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat()
