@@ -17,8 +17,8 @@ anchor benchmark's own functions) and one ``mlmeta serve`` process per backend
 (``bench.mlmeta_side``: a fresh gateway process after loading, so its memory is its
 own). Then ``--rounds`` rounds; in each, workload by workload, MLflow times every
 method the anchor has for it and each mlmeta backend times its request(s) for it;
-MLflow goes first in even rounds, mlmeta in odd ones. Before round 1 every method
-and workload is called ``--warmup`` times untimed. Within a round each is timed
+MLflow goes first in rounds 1, 3, 5..., mlmeta in rounds 2, 4... Before round 1
+every method and workload is called ``--warmup`` times untimed. Within a round each is timed
 ``--reps`` times and the round's figure is the median of those reps (with the
 default ``--reps 1``, the one timing). Timings include the client's JSON decoding,
 as the anchor's do.
