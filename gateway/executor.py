@@ -99,10 +99,9 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # Per selection of an object type: its fields, when all are plain leaves.
         self._leaf_objects: dict[tuple[GraphQLObjectType, int], _LeafObject | None] = {}
-
-    def _shortcuts(self) -> bool:
+        # A resolve hook (schema extension) must see every field: then no shortcuts.
         manager = self.middleware_manager
-        return manager is None or not manager.middlewares
+        self._shortcuts = manager is None or not manager.middlewares
 
     def execute_field(
         self,
@@ -112,7 +111,7 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
-        if self._shortcuts():
+        if self._shortcuts:
             name = field_details_list[0].node.name.value
             if name == "__typename":
                 return parent_type.name
@@ -175,7 +174,7 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         # An object whose selected fields are all plain leaves (a KeyValue, a metric
         # value) is completed in one go, without a path or a call per field.
-        if position_context is None and self._shortcuts():
+        if position_context is None and self._shortcuts:
             leaves = self._leaf_object(return_type, field_details_list)
             if leaves is not None:
                 completed: dict[str, Any] = {}
