@@ -23,12 +23,15 @@ The benchmark's token gets a budget no load here reaches
 Reproduce (loopback only; each run is bounded by ``--seconds`` and request timeouts):
 
     .venv/bin/python -m bench.load                       # all 4, 100/s per replica + closed
-    .venv/bin/python -m bench.load --configs sqlite-1 --modes open --rate 100 --seconds 30
-    .venv/bin/python -m bench.load --soak --seconds 600  # 1 replica, 100/s, RSS every 10 s
-    .venv/bin/python -m bench.load --profile --seconds 30  # 1 replica under cProfile
+    .venv/bin/python -m bench.load --modes open --rate 20   # the same at 20/s per replica
+    .venv/bin/python -m bench.load --soak --rate 30 --seconds 600  # 1 replica, RSS every 10 s
+    .venv/bin/python -m bench.load --profile               # 1 replica under cProfile, 100/s
 
-Results are merged into ``bench/results/load.json`` (one key per configuration, ``soak``,
-``profile``), so the three commands can run separately.
+``--tree <worktree>`` measures another checkout (README's figures: a worktree of HEAD, as
+others were editing this one). The clients and the query mix are in ``bench/load_client.py``.
+
+Results are merged into ``bench/results/load.json`` (one key per configuration with its runs
+by mode, ``soak <rate>/s``, ``profile``), so the commands can run separately.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,8 +81,8 @@ SERVER_ENV = {
     "MLMETA_REDIS_URL": REDIS_URL,
     "MLMETA_AUTO_MIGRATE": "false",
 }
-# One replica under cProfile; SIGUSR1 starts a fresh profile (after the warm-up), and
-# the profile is written when uvicorn returns (SIGTERM: graceful shutdown).
+# One replica under cProfile (main thread: the event loop); SIGUSR1 starts a fresh profile
+# (after the warm-up), and the profile is written when uvicorn returns (SIGTERM).
 _PROFILED = """
 import cProfile, signal, sys, uvicorn
 out = sys.argv.pop(1)
@@ -88,6 +92,9 @@ def restart(*_):
     state["profile"] = cProfile.Profile()
     state["profile"].enable()
 signal.signal(signal.SIGUSR1, restart)
+# uvicorn re-raises the signal it stopped on once it has shut down; the default SIGTERM
+# action would then end the process before the profile is written.
+signal.signal(signal.SIGTERM, lambda *_: None)
 state["profile"].enable()
 try:
     uvicorn.main(args=sys.argv[1:], standalone_mode=False)
@@ -107,6 +114,24 @@ def proc_sample(pid: int) -> dict[str, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return {"rss_mb": round(rss_kb / 1024, 1), "cpu_s": (int(fields[11]) + int(fields[12])) / ticks}
+
+
+def postgres_counts(database: str) -> dict[str, int]:
+    """Sessions opened and transactions ended so far in ``database`` (pg_stat_database)."""
+
+    async def read() -> dict[str, int]:
+        connection = await asyncpg.connect(PG_SERVER)
+        try:
+            row = await connection.fetchrow(
+                "SELECT sessions, xact_commit, xact_rollback FROM pg_stat_database"
+                " WHERE datname = $1",
+                database,
+            )
+        finally:
+            await connection.close()
+        return dict(row)
+
+    return asyncio.run(read())
 
 
 def load_average() -> str:
@@ -151,6 +176,7 @@ class Deployment:
     replicas: list[Gateway]
     moto_pid: int
     logs: list[Path]
+    database: str = ""  # a PostgreSQL database's name: its sessions are counted
 
     @property
     def urls(self) -> list[str]:
@@ -160,6 +186,7 @@ class Deployment:
         return {
             "replicas": [proc_sample(g.process.pid) for g in self.replicas],
             "moto": proc_sample(self.moto_pid),
+            "postgres": postgres_counts(self.database) if self.database else {},
             "client_cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
             # The replicas' own "event loop blocked for N ms" warnings (default 250 ms).
             "stalls": [stalls(log) for log in self.logs],
@@ -176,7 +203,8 @@ def start_replicas(
     for index, path in enumerate(paths):
         with path.open("wb") as log:
             replicas.append(fleet.start_gateway(f"{name}-{index}", tree, data_dir, env, log))
-    return Deployment(name, replicas, fleet.processes[0].pid, paths)
+    database = database_url.rsplit("/", 1)[1] if database_url else ""
+    return Deployment(name, replicas, fleet.processes[0].pid, paths, database)
 
 
 # -- measurements -----------------------------------------------------------------------
@@ -216,6 +244,8 @@ def measured(deployment: Deployment, seconds: float, rate: float) -> dict[str, A
             )
         ],
         "moto_cpu_s": round(after["moto"]["cpu_s"] - before["moto"]["cpu_s"], 1),
+        # New PostgreSQL connections (each a server process) and transactions in the run.
+        "postgres": {k: v - before["postgres"][k] for k, v in after["postgres"].items()},
         "client_cpu_s": round(after["client_cpu_s"] - before["client_cpu_s"], 1),
         "load_average": {"start": before["load_average"], "end": after["load_average"]},
     }
@@ -278,12 +308,16 @@ def soak(fleet: Fleet, data_dir: Path, args: argparse.Namespace) -> dict[str, An
         "rate": args.rate,
         "seconds": round(outcome.seconds, 1),
         "requests": outcome.sent,
+        "throughput": round(outcome.sent / outcome.seconds, 1),
+        "unsent": outcome.unsent,
         "errors": sum(outcome.errors.values()),
         "error_kinds": dict(outcome.errors),
         "ms": {"all": stats_ms(every), "entity_page": stats_ms(outcome.latencies["entity_page"])},
+        "service_ms": stats_ms(outcome.service),
         "rss_samples": [[round(t), mb] for t, mb in samples],
         "rss_slope_mb_per_min": slope_per_minute(samples),
         "rss_slope_after_first_minute": slope_per_minute([s for s in samples if s[0] >= 60]),
+        "rss_slope_second_half": slope_per_minute(samples[len(samples) // 2 :]),
         "cpu_s": round(after["replicas"][0]["cpu_s"] - before["replicas"][0]["cpu_s"], 1),
         "load_average": {"start": before["load_average"], "end": after["load_average"]},
     }
@@ -311,9 +345,30 @@ def profile(fleet: Fleet, data_dir: Path, args: argparse.Namespace) -> dict[str,
         lines = text.getvalue().splitlines()
         start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
         top[order] = [line.replace(str(args.tree) + "/", "") for line in lines[start:] if line]
+    stats = pstats.Stats(str(stats_file))
     return {"note": "cProfile slows the replica: its latencies are not the benchmark's", **run} | {
-        "top15": top
+        "tottime_by_package": tottime_by_package(stats, args.tree),
+        "top15": top,
     }
+
+
+def tottime_by_package(stats: pstats.Stats, tree: Path) -> dict[str, float]:
+    """Own time (tottime) summed per installed package, per mlmeta package, asyncio, the
+    rest of the standard library and C builtins; as % of the profile's total, top 15."""
+    shares: Counter[str] = Counter()
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if "site-packages/" in filename:
+            package = filename.split("site-packages/", 1)[1].split("/", 1)[0]
+            key = package.removesuffix(".py").split(".")[0]
+        elif filename.startswith(str(tree)):
+            key = "mlmeta " + filename[len(str(tree)) + 1 :].split("/", 1)[0]
+        elif filename == "~":
+            key = "builtins (C)"
+        else:
+            key = "asyncio" if "/asyncio/" in filename else "stdlib (other)"
+        shares[key] += tottime
+    total = sum(shares.values())
+    return {key: round(100 * value / total, 1) for key, value in shares.most_common(15)}
 
 
 # -- output -----------------------------------------------------------------------------
@@ -386,7 +441,7 @@ def main() -> None:
         sqlite_data = fleet.seed("sqlite", args.tree)
         stamp = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), **header}
         if args.soak:
-            save({"soak": stamp | soak(fleet, sqlite_data, args)}, args.output)
+            save({f"soak {args.rate:g}/s": stamp | soak(fleet, sqlite_data, args)}, args.output)
             return
         if args.profile:
             save({"profile": stamp | profile(fleet, sqlite_data, args)}, args.output)
