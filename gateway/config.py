@@ -101,6 +101,8 @@ class Settings:
     auto_migrate: bool = True
     metadb_statement_timeout_seconds: float = 30.0
     metadb_connect_timeout_seconds: float = 10.0
+    metadb_pool_size: int = 10
+    metadb_max_overflow: int = 10
 
     catalog_backend: str = "folder"
     catalog_folder: str = ""
@@ -189,6 +191,10 @@ class Settings:
             object.__setattr__(self, "userinfo_url", f"{base}/api/auth/v1/userinfo")
         if self.max_page_size < 1 or self.max_depth < 1 or self.workers < 1:
             raise ConfigError("page size, depth and workers must be at least 1")
+        if self.metadb_pool_size < 1 or self.metadb_max_overflow < 0:
+            raise ConfigError(
+                "MLMETA_METADB_POOL_SIZE must be at least 1, MLMETA_METADB_MAX_OVERFLOW at least 0"
+            )
         if self.backstage_batch_size < 1:
             raise ConfigError("MLMETA_BACKSTAGE_BATCH_SIZE must be at least 1")
         if (
@@ -265,6 +271,10 @@ SETTINGS_DOC: dict[str, str] = {
     "1 s later. SQLite has no statement timeout.",
     "metadb_connect_timeout_seconds": "Time to open a PostgreSQL connection (handshake "
     "included) or to wait for a pooled one (`UPSTREAM_TIMEOUT`).",
+    "metadb_pool_size": "PostgreSQL connections each process keeps open. Replicas x (pool size + "
+    "overflow) must stay under the server's `max_connections` (or put PgBouncer in front).",
+    "metadb_max_overflow": "PostgreSQL connections opened beyond the pool under load, closed when "
+    "returned.",
     "catalog_backend": "`folder` (catalog-info.yaml files) or `backstage` (catalog REST API).",
     "catalog_folder": "Folder of catalog-info.yaml files for the `folder` backend; "
     "default `<data_dir>/catalog`.",

@@ -93,6 +93,8 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             settings.database_url,
             statement_timeout=settings.metadb_statement_timeout_seconds,
             connect_timeout=settings.metadb_connect_timeout_seconds,
+            pool_size=settings.metadb_pool_size,
+            max_overflow=settings.metadb_max_overflow,
             breaker=breakers["metadb"],
         )
         stack.push_async_callback(metadb.close)

@@ -128,6 +128,8 @@ class MetaDB:
         *,
         statement_timeout: float = 0.0,
         connect_timeout: float = POSTGRES_CONNECT_TIMEOUT_S,
+        pool_size: int = 10,
+        max_overflow: int = 10,
         breaker: CircuitBreaker | None = None,
     ) -> MetaDB:
         """Create the engine for ``url``; no connection is opened until first use.
@@ -138,7 +140,10 @@ class MetaDB:
         so the client gives up too, ``CLIENT_TIMEOUT_MARGIN_S`` later (asyncpg's
         ``command_timeout``). ``connect_timeout`` bounds opening a connection
         (handshake included) and waiting for a pooled one. SQLite has no such
-        settings; its writers wait at most its busy timeout.
+        settings; its writers wait at most its busy timeout. ``pool_size``
+        PostgreSQL connections stay open; ``max_overflow`` more are opened under load
+        and closed when returned (each a new server process: keep the pool large enough
+        for the usual concurrency).
         """
         kwargs: dict[str, Any] = {}
         if make_url(url).get_backend_name() == "postgresql":
@@ -147,7 +152,12 @@ class MetaDB:
                 milliseconds = str(max(1, round(statement_timeout * 1000)))
                 connect_args["server_settings"] = {"statement_timeout": milliseconds}
                 connect_args["command_timeout"] = statement_timeout + CLIENT_TIMEOUT_MARGIN_S
-            kwargs = {"connect_args": connect_args, "pool_timeout": connect_timeout}
+            kwargs = {
+                "connect_args": connect_args,
+                "pool_timeout": connect_timeout,
+                "pool_size": pool_size,
+                "max_overflow": max_overflow,
+            }
         return cls(create_engine(url, **kwargs), breaker)
 
     @asynccontextmanager
