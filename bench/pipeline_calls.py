@@ -6,10 +6,13 @@ runs), adds N more finished runs, then sends
     pipeline(ref: ARN) { executions(first: 50) { status steps { name status } } }
 
 once against an empty metadb (cold: every finished run is fetched once and
-stored) and then repeatedly (warm: finished runs come from the metadb, only the
-list call and running runs reach AWS). Prints calls per operation and timings.
+stored) and then repeatedly (warm: finished runs come from the metadb, the
+definition from its cache, and only the list call and running runs reach AWS).
+The warm queries run with ``MLMETA_LIVE_CACHE_SECONDS=0`` (``--live-cache-seconds``),
+so each asks AWS for the list: what a query costs once the shared answers of
+the second before have expired. Prints calls per operation and timings.
 
-    python -m bench.pipeline_calls [--runs 40] [--reps 10]
+    python -m bench.pipeline_calls [--runs 40] [--reps 10] [--live-cache-seconds 0]
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--live-cache-seconds", type=float, default=0.0)
     args = parser.parse_args()
     moto = start_moto()
     try:
@@ -79,7 +83,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             write_catalog(Path(tmp) / "catalog")
             settings = Settings(
-                data_dir=Path(tmp), allow_anonymous=True, aws_endpoint_url=moto.endpoint_url
+                data_dir=Path(tmp),
+                allow_anonymous=True,
+                aws_endpoint_url=moto.endpoint_url,
+                live_cache_seconds=args.live_cache_seconds,
             )
             app = create_app(settings)
             with TestClient(app) as client:

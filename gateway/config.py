@@ -166,6 +166,7 @@ class Settings:
     events_secret: str = ""
     max_step_fetches: int = 8
     registry_cache_seconds: float = 30.0
+    live_cache_seconds: float = 1.0
     breaker_failures: int = 5
     breaker_cooldown_seconds: float = 30.0
     max_staleness_seconds: float = 300.0
@@ -216,9 +217,13 @@ class Settings:
             self.metadb_statement_timeout_seconds,
             self.max_staleness_seconds,
             self.breaker_failures,
+            self.live_cache_seconds,
+            self.registry_cache_seconds,
         )
         if min(zero_is_off) < 0:
-            raise ConfigError("timeouts, staleness and MLMETA_BREAKER_FAILURES cannot be negative")
+            raise ConfigError(
+                "timeouts, staleness, cache times and MLMETA_BREAKER_FAILURES cannot be negative"
+            )
         if self.poll_interval_seconds <= 0 or self.poll_lease_seconds < 0:
             raise ConfigError(
                 "MLMETA_POLL_INTERVAL_SECONDS must be positive and MLMETA_POLL_LEASE_SECONDS "
@@ -366,8 +371,12 @@ SETTINGS_DOC: dict[str, str] = {
     "max_step_fetches": "Concurrent run-detail fetches from AWS (DescribeExecution, "
     "GetExecutionHistory) per process.",
     "registry_cache_seconds": "How long the account-wide indexes (SageMaker endpoints and "
-    "model cards, catalog entities claiming models, datasets and pipelines) are reused before "
-    "re-reading.",
+    "model cards, catalog entities claiming models, datasets and pipelines) and pipeline "
+    "definitions (DescribeStateMachine, DescribePipeline) are reused before re-reading.",
+    "live_cache_seconds": "How long an AWS answer that may still change (a running "
+    "execution's status and steps, a run list page) is shared by the requests asking for it: "
+    "at most one call per run or page in that time, however many requests (0: one call per "
+    "request; concurrent requests still share one). Live updates always ask AWS.",
     "breaker_failures": "Consecutive upstream failures (unreachable, 5xx, timeout, throttled) "
     "after which a source's circuit opens and its calls fail fast (0: no circuit breakers).",
     "breaker_cooldown_seconds": "How long an open circuit fails calls before one probe call "

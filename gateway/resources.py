@@ -178,7 +178,12 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             authenticator=Authenticator(settings, http),
             catalog=catalog,
             pipelines=PipelineService(
-                pipeline_store, stepfunctions, sagemaker, settings.max_step_fetches
+                pipeline_store,
+                stepfunctions,
+                sagemaker,
+                settings.max_step_fetches,
+                live_seconds=settings.live_cache_seconds,
+                definition_seconds=settings.registry_cache_seconds,
             ),
             metrics=metric_store,
             importer=TrainingMetricsImporter(

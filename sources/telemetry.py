@@ -41,8 +41,9 @@ UPSTREAM_SECONDS = Histogram(
 )
 CACHE_LOOKUPS = Counter(
     "mlmeta_cache_lookups",
-    "Lookups of the shared caches (indexes re-read every MLMETA_REGISTRY_CACHE_SECONDS, "
-    "the introspection cache), by cache and result (hit, miss).",
+    "Lookups of the shared caches (indexes and pipeline definitions re-read every "
+    "MLMETA_REGISTRY_CACHE_SECONDS, live runs and run lists shared for "
+    "MLMETA_LIVE_CACHE_SECONDS, the introspection cache), by cache and result (hit, miss).",
     ["cache", "result"],
 )
 LOADER_BATCH_SIZE = Histogram(

@@ -4,7 +4,10 @@ For each finished, stored Step Functions / SageMaker run: the training jobs its
 steps ran (their ARNs), each job's final metrics (DescribeTrainingJob) and time
 series (CloudWatch GetMetricData, batched up to 500 series a call). A finished
 job is imported once and never fetched again: the import is recorded under the
-idempotency key ``import:<job ARN>``, checked before any AWS call.
+idempotency key ``import:<job ARN>``, checked before any AWS call. A key once
+recorded stays recorded, so the process remembers the keys it has seen recorded
+and asks the metadb only about the others (a read of a list of finished runs
+costs no metadb query for the import).
 
 The import never fails the metrics it feeds: what the metadb holds still
 answers. But what it could not import is missing from them, so ``import_for``
@@ -32,6 +35,8 @@ from sources.sagemaker.training import TrainingJob, with_final_steps
 
 log = logging.getLogger("mlmeta.metrics.import")
 TRAINING_JOB_MARK = ":training-job/"
+MAX_REMEMBERED_IMPORTS = 100_000
+"""Recorded import keys kept in memory (~100 bytes each); past it, the set starts over."""
 
 
 def import_key(job_arn: str) -> str:
@@ -52,6 +57,7 @@ class TrainingMetricsImporter:
         self.metrics = metrics
         self.sagemaker = sagemaker
         self.cloudwatch = cloudwatch
+        self._imported: set[str] = set()  # keys the metadb holds (they are never removed)
 
     async def import_for(self, execution_ids: Sequence[str]) -> dict[str, UpstreamError]:
         """Import what is missing for these runs; never raises (the import is a bonus).
@@ -82,8 +88,10 @@ class TrainingMetricsImporter:
         if not wanted:
             return
         stored_keys = {arn: stored_key(wanted[arn], import_key(arn)) for arn in wanted}
-        done = await self._recorded(list(stored_keys.values()))
-        todo = [arn for arn in wanted if stored_keys[arn] not in done]
+        unknown = [key for key in stored_keys.values() if key not in self._imported]
+        if unknown:
+            self._remember(await self._recorded(unknown))
+        todo = [arn for arn in wanted if stored_keys[arn] not in self._imported]
         if not todo:
             return
         assert self.sagemaker is not None
@@ -113,6 +121,7 @@ class TrainingMetricsImporter:
                 log.warning("training metrics not stored: %s", exc.message)
                 failed.update({wanted[j.arn]: exc for j in jobs[index:]})
                 return
+            self._remember({stored_keys[job.arn]})
 
     async def _series(self, jobs: list[TrainingJob]) -> list[dict[str, list[PointIn]]]:
         if self.cloudwatch is None or not jobs:
@@ -122,6 +131,11 @@ class TrainingMetricsImporter:
         start = min((j.started_at or j.created_at or now) for j in jobs)
         end = max(max((j.ended_at or now) for j in jobs), start + timedelta(minutes=1))
         return await self.cloudwatch.training_series(queries, start, end)
+
+    def _remember(self, keys: set[str]) -> None:
+        if len(self._imported) + len(keys) > MAX_REMEMBERED_IMPORTS:
+            self._imported.clear()
+        self._imported |= keys
 
     async def _recorded(self, keys: list[str]) -> set[str]:
         """Which idempotency keys the metadb holds: one query."""

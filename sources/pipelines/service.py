@@ -5,7 +5,12 @@ This is where the AWS bill is decided:
   and never asked of AWS again;
 - list views come from list summaries plus the metadb, never one describe per row;
 - step details are fetched only for executions not finished-and-stored, at
-  most ``max_concurrency`` at a time.
+  most ``max_concurrency`` at a time;
+- what may still change (a running execution, its steps, a run list) is shared
+  by the requests asking for it within ``live_seconds`` (one call, however many
+  requests), and a pipeline's definition is reused for ``definition_seconds``.
+  Live updates (``execution_snapshot``) always ask AWS, and what they learn is
+  what the next reads get.
 Every method is batch-shaped: DataLoaders call them with all the keys of a tick.
 """
 
@@ -36,6 +41,7 @@ from sources.pipelines.model import (
 )
 from sources.pipelines.paging import collect
 from sources.sagemaker import SageMakerSource
+from sources.sagemaker.concurrency import SharedAnswers
 from sources.stepfunctions import StepFunctionsSource
 
 log = logging.getLogger("mlmeta.pipelines")
@@ -51,11 +57,26 @@ class PipelineService:
         stepfunctions: StepFunctionsSource | None,
         sagemaker: SageMakerSource | None,
         max_concurrency: int = 8,
+        *,
+        live_seconds: float = 0.0,
+        definition_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self.stepfunctions = stepfunctions
         self.sagemaker = sagemaker
         self._limit = asyncio.Semaphore(max_concurrency)
+        self._definitions: SharedAnswers[str, Described] = SharedAnswers(
+            definition_seconds, name="pipeline_definitions"
+        )
+        self._described: SharedAnswers[str, ExecutionInfo | None] = SharedAnswers(
+            live_seconds, name="live_executions"
+        )
+        self._details: SharedAnswers[str, Detail | None] = SharedAnswers(
+            live_seconds, name="live_execution_steps"
+        )
+        self._pages: SharedAnswers[tuple[Any, ...], ExecutionPage] = SharedAnswers(
+            live_seconds, name="run_lists"
+        )
 
     # ------------------------------------------------------------ pipelines
 
@@ -69,15 +90,21 @@ class PipelineService:
             if origin is Origin.EXTERNAL:
                 info = stored.get(key)
                 return (info, PipelineGraph(nodes=[], edges=[])) if info else None
+            describe: Callable[[str], Awaitable[Described]]
             try:
                 if origin is Origin.STEP_FUNCTIONS and self.stepfunctions is not None:
-                    return await self._bounded(self.stepfunctions.describe_pipeline, key)
-                if origin is Origin.SAGEMAKER and self.sagemaker is not None:
+                    describe = self.stepfunctions.describe_pipeline
+                    name_or_arn = key
+                elif origin is Origin.SAGEMAKER and self.sagemaker is not None:
+                    describe = self.sagemaker.describe_pipeline
                     name_or_arn = key.removeprefix(SAGEMAKER_NAME_PREFIX)
-                    return await self._bounded(self.sagemaker.describe_pipeline, name_or_arn)
+                else:
+                    return None
+                return await self._definitions.get(
+                    key, lambda: self._bounded(describe, name_or_arn)
+                )
             except NotFoundError:
                 return None  # an unknown pipeline is null, like an unknown entity
-            return None
 
         return await _gather_keyed(one, keys)
 
@@ -146,8 +173,11 @@ class PipelineService:
             single = statuses[0] if statuses and len(statuses) == 1 else None
 
             async def fetch(token: str | None, size: int) -> ExecutionPage:
-                return await sfn.list_executions(
-                    pipeline_id, status=single, max_results=size, next_token=token
+                return await self._pages.get(
+                    (pipeline_id, single, size, token),
+                    lambda: sfn.list_executions(
+                        pipeline_id, status=single, max_results=size, next_token=token
+                    ),
                 )
 
             source = "stepfunctions"
@@ -157,8 +187,11 @@ class PipelineService:
             name_or_arn = pipeline_id.removeprefix(SAGEMAKER_NAME_PREFIX)
 
             async def fetch(token: str | None, size: int) -> ExecutionPage:
-                return await sm.list_pipeline_executions(
-                    name_or_arn, status=None, max_results=min(size, 100), next_token=token
+                return await self._pages.get(
+                    (pipeline_id, None, min(size, 100), token),
+                    lambda: sm.list_pipeline_executions(
+                        name_or_arn, status=None, max_results=min(size, 100), next_token=token
+                    ),
                 )
 
             source = "sagemaker"
@@ -221,14 +254,19 @@ class PipelineService:
         if stored is not None and stored.finished:
             [steps_or_none] = await self.store.finished_steps_by_execution_ids([execution_id])
             return stored, steps_or_none or []
-        detail = await self._detail(execution_id)
+        detail = await self._fetch_detail(execution_id)
         if detail is None:
             raise NotFoundError(f"no run {execution_id!r}", source="pipelines")
+        self._details.put(execution_id, detail)
+        self._described.put(execution_id, detail[0])
         return detail
 
     # -------------------------------------------------------------- helpers
 
     async def _describe(self, execution_id: str) -> ExecutionInfo | None:
+        return await self._described.get(execution_id, lambda: self._fetch_info(execution_id))
+
+    async def _fetch_info(self, execution_id: str) -> ExecutionInfo | None:
         origin = origin_of(execution_id)
         try:
             if origin is Origin.STEP_FUNCTIONS and self.stepfunctions is not None:
@@ -248,6 +286,10 @@ class PipelineService:
         return []
 
     async def _detail(self, execution_id: str) -> Detail | None:
+        """Execution and steps as fetched within ``live_seconds``; stored when finished."""
+        return await self._details.get(execution_id, lambda: self._fetch_detail(execution_id))
+
+    async def _fetch_detail(self, execution_id: str) -> Detail | None:
         """Execution and steps from AWS; stored when finished (then never fetched again)."""
         origin = origin_of(execution_id)
         try:

@@ -1,4 +1,4 @@
-"""Bounded fan-out of AWS calls, and a TTL cache whose refresh concurrent callers share."""
+"""Bounded fan-out of AWS calls, and TTL caches whose loads concurrent callers share."""
 
 from __future__ import annotations
 
@@ -99,6 +99,66 @@ class TtlCache(Generic[V]):
             return value
         finally:
             self._loading = None
+
+
+class SharedAnswers(Generic[K, V]):
+    """Answers per key, kept ``ttl_seconds`` and shared by every request that asks.
+
+    For upstream reads that may still change (a running execution, a run list):
+    requests arriving while a key loads wait for that load (with ``ttl_seconds``
+    0 that is all it does), and for ``ttl_seconds`` after it they get its answer,
+    so N requests a second for one live run cost at most one call per key per
+    ``ttl_seconds``, not N. A failed load is not kept. At most ``max_entries``
+    answers are kept; the oldest go first. Only for data that is the same for
+    every principal.
+    """
+
+    def __init__(
+        self,
+        ttl_seconds: float,
+        *,
+        name: str,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``name``: the cache's name in ``mlmeta_cache_lookups``."""
+        self._ttl = ttl_seconds
+        self._name = name
+        self._max = max_entries
+        self._clock = clock
+        self._values: dict[K, tuple[float, V]] = {}
+        self._loading: dict[K, asyncio.Task[V]] = {}
+
+    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        kept = self._values.get(key)
+        fresh = kept is not None and self._clock() < kept[0]
+        cache_lookup(self._name, fresh)
+        if fresh:
+            return kept[1]  # type: ignore[index]
+        task = self._loading.get(key)
+        if task is None:
+            task = asyncio.create_task(self._load(key, load))
+            task.add_done_callback(_retrieve)
+            self._loading[key] = task
+        # Shielded: a cancelled caller must not cancel the load the others wait for.
+        return await asyncio.shield(task)
+
+    def put(self, key: K, value: V) -> None:
+        """Keep an answer learnt elsewhere (a poll), fresh from now."""
+        if self._ttl <= 0:
+            return
+        self._values.pop(key, None)  # re-inserted last: dicts keep insertion order
+        self._values[key] = (self._clock() + self._ttl, value)
+        while len(self._values) > self._max:
+            del self._values[next(iter(self._values))]
+
+    async def _load(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        try:
+            value = await load()
+            self.put(key, value)
+            return value
+        finally:
+            del self._loading[key]
 
 
 def _retrieve(task: asyncio.Task[V]) -> None:

@@ -210,7 +210,9 @@ def test_sigterm_finishes_requests_closes_subscriptions_reconnectably_and_frees_
 ) -> None:
     aws = moto_endpoint.removeprefix("http://").split(":")
     with FaultProxy((aws[0], int(aws[1])), mode="tcp") as to_aws:
-        (leaving,) = cluster.start(1, env={"MLMETA_AWS_ENDPOINT_URL": to_aws.url})
+        # Live cache off: the in-flight read below must ask AWS, not reuse the poll's answer.
+        leaving_env = {"MLMETA_AWS_ENDPOINT_URL": to_aws.url, "MLMETA_LIVE_CACHE_SECONDS": "0"}
+        (leaving,) = cluster.start(1, env=leaving_env)
         staying = cluster.live()[0]
         arn = start_run(sfn, wait_seconds=300)
         redis = Redis.from_url(cluster.env["MLMETA_REDIS_URL"])

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
+from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
@@ -152,13 +155,41 @@ def test_a_finished_run_is_asked_of_aws_once_then_served_from_the_metadb(
     assert demo.sfn.total() == 0
 
 
-def test_a_running_run_is_asked_again_each_time(demo: DemoGateway) -> None:
+def test_a_running_run_is_shared_for_live_cache_seconds_then_asked_again(
+    demo: DemoGateway,
+) -> None:
+    # MLMETA_LIVE_CACHE_SECONDS (1 s): a portal page polled by many users costs AWS
+    # one describe and one history per second for a live run, not one per request.
     variables = {"id": execution_id("nightly")}
-    gql(demo.client, STEPS, variables)
-    demo.sfn.calls.clear()
-    run = gql(demo.client, STEPS, variables)["data"]["node"]
-    assert run["status"] == "RUNNING"
+    for _ in range(5):
+        assert gql(demo.client, STEPS, variables)["data"]["node"]["status"] == "RUNNING"
     assert demo.sfn.calls["get_execution_history"] == 1
+    time.sleep(1.1)
+    gql(demo.client, STEPS, variables)
+    assert demo.sfn.calls["get_execution_history"] == 2
+
+
+def test_with_live_cache_seconds_zero_a_running_run_is_asked_each_time(
+    settings: Settings, tmp_path: Path, demo_aws: DemoSummary
+) -> None:
+    folder = tmp_path / "demo-catalog"
+    write_catalog(folder)
+    app = create_app(settings.replace(catalog_folder=str(folder), live_cache_seconds=0))
+    with TestClient(app) as client:
+        sfn = CountingClient(app.state.resources.stepfunctions._client)
+        app.state.resources.stepfunctions._client = sfn
+        for _ in range(3):
+            gql(client, STEPS, {"id": execution_id("nightly")})
+    assert sfn.calls["get_execution_history"] == 3
+
+
+def test_a_pipelines_definition_is_read_once_per_registry_cache_seconds(
+    demo: DemoGateway,
+) -> None:
+    query = "query ($ref: String!) { pipeline(ref: $ref) { graph { nodes { name } } } }"
+    for _ in range(3):
+        gql(demo.client, query, {"ref": MACHINE})
+    assert demo.sfn.calls["describe_state_machine"] == 1
 
 
 def test_steps_are_fetched_only_when_selected(demo: DemoGateway) -> None:
@@ -335,9 +366,22 @@ def test_final_metrics_of_the_training_job_a_run_ran_are_imported_once(
     assert {"name": "train:progress", "value": 100.0} in first
     assert sagemaker.calls["describe_training_job"] >= 1
     sagemaker.calls.clear()
-    again = gql(demo.client, query, variables)["data"]["node"]["metrics"]
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = app_resources.metadb.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        again = gql(demo.client, query, variables)["data"]["node"]["metrics"]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
     assert again == first
     assert sagemaker.total() == 0
+    # The import is remembered as recorded: the metadb is not asked again either.
+    assert statements, "the metrics themselves come from the metadb"
+    assert not [s for s in statements if "idempotency_keys" in s]
 
 
 def test_metrics_whose_import_fails_answer_what_is_stored_and_say_what_is_missing(
