@@ -26,6 +26,7 @@ Reproduce (loopback only; each run is bounded by ``--seconds`` and request timeo
     .venv/bin/python -m bench.load --modes open --rate 20   # the same at 20/s per replica
     .venv/bin/python -m bench.load --soak --rate 30 --seconds 600  # 1 replica, RSS every 10 s
     .venv/bin/python -m bench.load --profile               # 1 replica under cProfile, 100/s
+    .venv/bin/python -m bench.load --only entity_page --modes open   # the target's query alone
 
 ``--tree <worktree>`` measures another checkout (README's figures: a worktree of HEAD, as
 others were editing this one). The clients and the query mix are in ``bench/load_client.py``.
@@ -60,6 +61,8 @@ import redis
 
 from bench.flood import stalls
 from bench.load_client import (
+    MIX,
+    QUERIES,
     TOKEN,
     Outcome,
     drive,
@@ -210,14 +213,17 @@ def start_replicas(
 # -- measurements -----------------------------------------------------------------------
 
 
-def measured(deployment: Deployment, seconds: float, rate: float) -> dict[str, Any]:
-    """One timed run: latencies per kind and overall, throughput, errors, RSS and CPU."""
+def measured(
+    deployment: Deployment, seconds: float, rate: float, only: str | None = None
+) -> dict[str, Any]:
+    """One timed run: latencies per kind and overall, throughput, errors, RSS and CPU.
+    ``only``: that query alone instead of the mix."""
     before = deployment.sample()
-    outcome = asyncio.run(drive(deployment.urls, seconds, rate))
+    outcome = asyncio.run(drive(deployment.urls, seconds, rate, mix=(only,) if only else MIX))
     after = deployment.sample()
     every = [ms for values in outcome.latencies.values() for ms in values]
     return {
-        "mode": f"open {rate:g}/s" if rate > 0 else "closed",
+        "mode": (f"open {rate:g}/s" if rate > 0 else "closed") + (f", {only} only" if only else ""),
         "target_rate": rate,
         "seconds": round(outcome.seconds, 1),
         "requests": outcome.sent,
@@ -270,7 +276,7 @@ def run_configuration(
     }
     for mode in args.modes:
         rate = args.rate * int(count) if mode == "open" else 0.0
-        run = measured(deployment, args.seconds, rate)
+        run = measured(deployment, args.seconds, rate, args.only)
         result["runs"][run["mode"]] = run
         print_run(config, run)
     for gateway in deployment.replicas:
@@ -335,7 +341,7 @@ def profile(fleet: Fleet, data_dir: Path, args: argparse.Namespace) -> dict[str,
     prepare_queries(gateway.url)
     asyncio.run(drive(deployment.urls, args.warmup, 0))
     os.kill(gateway.process.pid, signal.SIGUSR1)  # profile from here on
-    run = measured(deployment, args.seconds, args.rate)
+    run = measured(deployment, args.seconds, args.rate, args.only)
     gateway.process.send_signal(signal.SIGTERM)
     gateway.process.wait(timeout=60)
     top = {}
@@ -381,7 +387,7 @@ def print_run(config: str, run: dict[str, Any]) -> None:
     print(
         f"{config:<11} {run['mode']:<11} {run['throughput']:>7.1f}/s "
         f"all p50/p95/p99 {ms['all']['p50']:>6}/{ms['all']['p95']:>6}/{ms['all']['p99']:>6} "
-        f"entity p99 {ms['entity_page']['p99']:>6} ms  errors {run['errors']:<3} "
+        f"entity p99 {ms['entity_page'].get('p99', '-'):>6} ms  errors {run['errors']:<3} "
         f"unsent {run['unsent']:<4} RSS MB {rss}  CPU s {cpu}  load {run['load_average']['end']}",
         flush=True,
     )
@@ -419,6 +425,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--rate", type=float, default=100.0, help="open loop: requests/s per replica"
+    )
+    parser.add_argument(
+        "--only", choices=QUERIES, help="send this query alone instead of the mix (not --soak)"
     )
     parser.add_argument("--seconds", type=float, default=30.0, help="per measured run")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of warm-up, not counted")

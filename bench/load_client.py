@@ -78,9 +78,9 @@ class Outcome:
     seconds: float = 0.0
 
 
-def assign(index: int, replicas: int) -> tuple[int, str]:
+def assign(index: int, replicas: int, mix: tuple[str, ...] = MIX) -> tuple[int, str]:
     """Request ``index`` goes to replica ``index % replicas``; every kind visits every replica."""
-    return index % replicas, MIX[(index // replicas) % len(MIX)]
+    return index % replicas, mix[(index // replicas) % len(mix)]
 
 
 def error_key(kind: str, status: int, content: bytes) -> str | None:
@@ -98,9 +98,12 @@ def error_key(kind: str, status: int, content: bytes) -> str | None:
     return f"{kind}: {code} at {path or '-'} ({len(errors)} errors)"
 
 
-async def drive(urls: list[str], seconds: float, rate: float, clients: int = 50) -> Outcome:
+async def drive(
+    urls: list[str], seconds: float, rate: float, clients: int = 50, mix: tuple[str, ...] = MIX
+) -> Outcome:
     """``clients`` keep-alive clients for ``seconds``: open loop at ``rate`` requests/s in
-    total, or closed loop (``rate`` 0). Open-loop latency counts from the scheduled time."""
+    total, or closed loop (``rate`` 0), sending the kinds of ``mix`` in turn. Open-loop
+    latency counts from the scheduled time."""
     outcome = Outcome(latencies={kind: [] for kind in QUERIES})
     queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
     counter = iter(range(10**9))
@@ -119,7 +122,7 @@ async def drive(urls: list[str], seconds: float, rate: float, clients: int = 50)
     end = started + seconds
 
     async def send(http: httpx.AsyncClient, index: int, since: float) -> None:
-        replica, kind = assign(index, len(urls))
+        replica, kind = assign(index, len(urls), mix)
         sent = time.perf_counter()
         try:
             response = await http.post(f"{urls[replica]}/graphql", json=QUERIES[kind])

@@ -6,8 +6,9 @@ series (CloudWatch GetMetricData, batched up to 500 series a call). A finished
 job is imported once and never fetched again: the import is recorded under the
 idempotency key ``import:<job ARN>``, checked before any AWS call. A key once
 recorded stays recorded, so the process remembers the keys it has seen recorded
-and asks the metadb only about the others (a read of a list of finished runs
-costs no metadb query for the import).
+and asks the metadb only about the others; and as a finished Step Functions or
+SageMaker run's stored steps never change, a run whose every training job is
+recorded is settled: later reads of it cost the import nothing, not even its steps.
 
 The import never fails the metrics it feeds: what the metadb holds still
 answers. But what it could not import is missing from them, so ``import_for``
@@ -30,13 +31,16 @@ from sources.metadb.metrics import MetricStore, stored_key
 from sources.metadb.models import IdempotencyKey
 from sources.metadb.pipelines import PipelineStore
 from sources.metrics.model import MAX_BATCH_POINTS, PointIn
+from sources.pipelines.ids import Origin, origin_of
 from sources.sagemaker import SageMakerSource
 from sources.sagemaker.training import TrainingJob, with_final_steps
 
 log = logging.getLogger("mlmeta.metrics.import")
 TRAINING_JOB_MARK = ":training-job/"
 MAX_REMEMBERED_IMPORTS = 100_000
-"""Recorded import keys kept in memory (~100 bytes each); past it, the set starts over."""
+"""Recorded import keys and settled runs kept in memory (~100 bytes each); past it, that
+set starts over."""
+SETTLING = (Origin.STEP_FUNCTIONS, Origin.SAGEMAKER)  # stored once finished, never changed
 
 
 def import_key(job_arn: str) -> str:
@@ -58,6 +62,7 @@ class TrainingMetricsImporter:
         self.sagemaker = sagemaker
         self.cloudwatch = cloudwatch
         self._imported: set[str] = set()  # keys the metadb holds (they are never removed)
+        self._settled: set[str] = set()  # finished AWS runs with every job's key recorded
 
     async def import_for(self, execution_ids: Sequence[str]) -> dict[str, UpstreamError]:
         """Import what is missing for these runs; never raises (the import is a bonus).
@@ -79,21 +84,46 @@ class TrainingMetricsImporter:
         return failed
 
     async def _import(self, execution_ids: Sequence[str], failed: dict[str, UpstreamError]) -> None:
-        steps = await self.store.finished_steps_by_execution_ids(execution_ids)
-        wanted: dict[str, str] = {}  # job ARN -> execution id
-        for execution_id, run_steps in zip(execution_ids, steps, strict=True):
-            for step in run_steps or ():
-                if step.resource_arn and TRAINING_JOB_MARK in step.resource_arn:
-                    wanted.setdefault(step.resource_arn, execution_id)
-        if not wanted:
+        pending = [e for e in execution_ids if e not in self._settled]
+        if not pending:
             return
+        steps = await self.store.finished_steps_by_execution_ids(pending)
+        wanted: dict[str, str] = {}  # job ARN -> execution id
+        jobs_of: dict[str, list[str]] = {}  # finished AWS run -> its jobs' ARNs
+        for execution_id, run_steps in zip(pending, steps, strict=True):
+            arns = [
+                step.resource_arn
+                for step in run_steps or ()
+                if step.resource_arn and TRAINING_JOB_MARK in step.resource_arn
+            ]
+            for arn in arns:
+                wanted.setdefault(arn, execution_id)
+            if run_steps is not None and origin_of(execution_id) in SETTLING:
+                jobs_of[execution_id] = arns
         stored_keys = {arn: stored_key(wanted[arn], import_key(arn)) for arn in wanted}
         unknown = [key for key in stored_keys.values() if key not in self._imported]
         if unknown:
             self._remember(await self._recorded(unknown))
         todo = [arn for arn in wanted if stored_keys[arn] not in self._imported]
-        if not todo:
-            return
+        if todo:
+            await self._fetch(todo, wanted, stored_keys, failed)
+        settled = {
+            execution_id
+            for execution_id, arns in jobs_of.items()
+            if all(stored_keys[arn] in self._imported for arn in arns)
+        }
+        if len(self._settled) + len(settled) > MAX_REMEMBERED_IMPORTS:
+            self._settled.clear()
+        self._settled |= settled
+
+    async def _fetch(
+        self,
+        todo: list[str],
+        wanted: dict[str, str],
+        stored_keys: dict[str, str],
+        failed: dict[str, UpstreamError],
+    ) -> None:
+        """Describe the ``todo`` jobs, read their series, and store each finished one's."""
         assert self.sagemaker is not None
         try:
             described = await self.sagemaker.training_jobs(todo)

@@ -379,9 +379,11 @@ def test_final_metrics_of_the_training_job_a_run_ran_are_imported_once(
         event.remove(engine, "before_cursor_execute", seen)
     assert again == first
     assert sagemaker.total() == 0
-    # The import is remembered as recorded: the metadb is not asked again either.
+    # The run is settled (finished, every job's import recorded): the metadb is not asked
+    # about the import again, nor for the steps that name the run's training jobs.
     assert statements, "the metrics themselves come from the metadb"
     assert not [s for s in statements if "idempotency_keys" in s]
+    assert not [s for s in statements if "execution_steps" in s]
 
 
 def test_metrics_whose_import_fails_answer_what_is_stored_and_say_what_is_missing(
