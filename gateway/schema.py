@@ -17,6 +17,7 @@ from gateway.extensions.document_limits import DocumentLimits, document_limits
 from gateway.extensions.error_codes import ErrorCodes
 from gateway.extensions.introspection_cache import introspection_cache
 from gateway.extensions.observe import ObserveOperation
+from gateway.extensions.parse_cache import parse_cache
 from gateway.extensions.stale import StaleReport
 from gateway.extensions.validation import GuardedValidationCache
 from gateway.federation import FederatedSchema, PlainSchema
@@ -67,6 +68,8 @@ def extensions_for(settings: Settings) -> list[type[SchemaExtension] | Callable[
         ErrorCodes,
         # graphql-core's parser stops at max_tokens: linear, so it stays.
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        # A text parsed before is not parsed again (only texts that parsed are kept).
+        parse_cache(),
         # The on_validate hooks run in this order, each only if nothing was refused yet:
         # bounded measuring, then graphql-core's validation, then cost, then budget.
         document_limits(
@@ -77,8 +80,6 @@ def extensions_for(settings: Settings) -> list[type[SchemaExtension] | Callable[
                 expanded=settings.max_expanded_selections,
             )
         ),
-        # No ParserCache: it parses in on_parse's set-up, where a syntax error escapes
-        # every extension's on_operation and would reach the client without a code.
         lambda: GuardedValidationCache(maxsize=512),
         cost_limit(settings.max_cost, settings.max_page_size),
         budget_check(

@@ -43,7 +43,8 @@ CACHE_LOOKUPS = Counter(
     "mlmeta_cache_lookups",
     "Lookups of the shared caches (indexes and pipeline definitions re-read every "
     "MLMETA_REGISTRY_CACHE_SECONDS, live runs and run lists shared for "
-    "MLMETA_LIVE_CACHE_SECONDS, the introspection cache), by cache and result (hit, miss).",
+    "MLMETA_LIVE_CACHE_SECONDS, the introspection and parsed-document caches), by cache and "
+    "result (hit, miss).",
     ["cache", "result"],
 )
 LOADER_BATCH_SIZE = Histogram(
