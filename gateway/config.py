@@ -371,8 +371,9 @@ SETTINGS_DOC: dict[str, str] = {
     "max_step_fetches": "Concurrent run-detail fetches from AWS (DescribeExecution, "
     "GetExecutionHistory) per process.",
     "registry_cache_seconds": "How long the account-wide indexes (SageMaker endpoints and "
-    "model cards, catalog entities claiming models, datasets and pipelines) and pipeline "
-    "definitions (DescribeStateMachine, DescribePipeline) are reused before re-reading.",
+    "model cards, catalog entities claiming models, datasets and pipelines), pipeline "
+    "definitions (DescribeStateMachine, DescribePipeline) and SageMaker card histories are "
+    "reused before re-reading.",
     "live_cache_seconds": "How long an AWS answer that may still change (a running "
     "execution's status and steps, a run list page) is shared by the requests asking for it: "
     "at most one call per run or page in that time, however many requests (0: one call per "

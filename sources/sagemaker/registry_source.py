@@ -25,7 +25,7 @@ from sources.models.model import (
     VersionPage,
     VersionSummary,
 )
-from sources.sagemaker.concurrency import TtlCache, gather_limited
+from sources.sagemaker.concurrency import SharedAnswers, TtlCache, gather_limited
 from sources.sagemaker.pipelines import PageToken
 from sources.sagemaker.registry import (
     PACKAGE_ARN,
@@ -71,7 +71,9 @@ class SageMakerRegistry:
 
     The deployment and card indexes are whole-account reads kept for
     ``cache_seconds`` and shared by every request: they hold nothing
-    principal-specific. Create one adapter per process, in the lifespan.
+    principal-specific. So is each card's version history (a card's latest
+    version comes from the index, as old as it). Create one adapter per process,
+    in the lifespan.
     """
 
     name = "sagemaker"
@@ -103,6 +105,9 @@ class SageMakerRegistry:
             source=self.name,
             max_stale_seconds=max_stale_seconds,
             name="sagemaker_cards",
+        )
+        self._card_versions: SharedAnswers[str, list[SageMakerCard]] = SharedAnswers(
+            cache_seconds, name="sagemaker_card_versions"
         )
 
     # ---- models ----------------------------------------------------------------------------
@@ -245,7 +250,10 @@ class SageMakerRegistry:
 
     async def card_versions(self, name: str) -> list[SageMakerCard]:
         """Every version of a card, newest first; empty for an unknown card."""
-        return await load_card_versions(self._call, name, MAX_CONCURRENT_DESCRIBES)
+        versions = await self._card_versions.get(
+            name, lambda: load_card_versions(self._call, name, MAX_CONCURRENT_DESCRIBES)
+        )
+        return list(versions)
 
     # ---- calls -----------------------------------------------------------------------------
 

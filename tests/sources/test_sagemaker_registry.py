@@ -325,3 +325,19 @@ async def test_card_versions_are_newest_first(sm):
         (1, "Draft"),
     ]
     assert await registry.card_versions(unique_name("none")) == []
+
+
+async def test_a_cards_history_is_read_once_per_cache_seconds(sm):
+    arns = await make_group(sm, ["Approved"])
+    name = unique_name("card")
+    await put_card(sm, name, arns[0])
+    registry = SageMakerRegistry(sm, REGION, cache_seconds=0.5)
+
+    first = await registry.card_versions(name)
+    calls = sm.total()
+    assert await registry.card_versions(name) == first
+    assert sm.total() == calls  # the same history, no call
+    await put_card(sm, name, arns[0], "Approved")
+    await asyncio.sleep(0.6)
+
+    assert [c.version for c in await registry.card_versions(name)] == [2, 1]
