@@ -37,6 +37,9 @@ from sources.stepfunctions.history import fold_history
 HISTORY_PAGE_SIZE = 1000  # the API's maximum
 MAX_HISTORY_EVENTS = 100_000  # 4x Step Functions' own limit of 25,000 per execution
 LIST_PAGE_LIMIT = 1000  # the API's maximum maxResults
+END_EVENTS = frozenset(
+    {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+)  # history events that end an execution
 # Event data the history fold never reads; dropped as pages arrive to keep
 # long histories (up to 256 KB of payload per event) out of memory.
 BULKY_FIELDS = {
@@ -125,6 +128,9 @@ class StepFunctionsSource:
 
     async def execution_steps(self, arn: str) -> list[StepState]:
         """The run's states from its whole history (GetExecutionHistory, every page)."""
+        return fold_history(await self._history(arn))
+
+    async def _history(self, arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": self._history_page_size}
         with self._translated():
@@ -140,18 +146,27 @@ class StepFunctionsSource:
                         source=self.name,
                     )
                 kwargs["nextToken"] = token
-        return fold_history(events)
+        return events
 
     async def execution_detail(self, arn: str) -> tuple[ExecutionInfo, list[StepState]]:
-        """Describe and history concurrently; if one fails the other is cancelled."""
+        """Describe and history concurrently; if one fails the other is cancelled.
+
+        A run that ended between the two reads is described as ended while its
+        history was read before its last steps: a finished run is stored once and
+        never read again, so then the history is read once more, after the
+        description, until it holds the run's end.
+        """
         try:
             async with asyncio.TaskGroup() as group:
                 described = group.create_task(self.describe_execution(arn))
-                steps = group.create_task(self.execution_steps(arn))
+                history = group.create_task(self._history(arn))
         except ExceptionGroup as failed:
             first = failed.exceptions[0]
             raise first from first.__cause__
-        return described.result(), steps.result()
+        info, events = described.result(), history.result()
+        if info.finished and not any(e.get("type") in END_EVENTS for e in events):
+            events = await self._history(arn)
+        return info, fold_history(events)
 
     # -------------------------------------------------------------- helpers
 
