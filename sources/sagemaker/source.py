@@ -12,6 +12,7 @@ from sources.aws import translate
 from sources.errors import InputError, NotFoundError
 from sources.metadb.models import ExecutionStatus, Orchestrator
 from sources.pipelines.model import (
+    FINISHED,
     ExecutionInfo,
     ExecutionPage,
     PipelineGraph,
@@ -156,10 +157,18 @@ class SageMakerSource:
         return steps_from_sagemaker(summaries)
 
     async def execution_detail(self, arn: str) -> tuple[ExecutionInfo, list[StepState]]:
-        """The execution and its steps, fetched concurrently; either failing fails both."""
-        return await _together(
+        """The execution and its steps, fetched concurrently; either failing fails both.
+
+        An execution that ended between the two reads is described as ended while a
+        step was listed as still running: a finished run is stored once and never
+        read again, so then its steps are listed once more, after the description.
+        """
+        info, steps = await _together(
             self.describe_pipeline_execution(arn), self.pipeline_execution_steps(arn)
         )
+        if info.finished and not all(step.status in FINISHED for step in steps):
+            steps = await self.pipeline_execution_steps(arn)
+        return info, steps
 
     async def _execution_parameters(self, arn: str) -> dict[str, Any]:
         """Parameter values of an execution, as strings (how SageMaker returns them)."""

@@ -154,7 +154,7 @@ class StepFunctionsSource:
         A run that ended between the two reads is described as ended while its
         history was read before its last steps: a finished run is stored once and
         never read again, so then the history is read once more, after the
-        description, until it holds the run's end.
+        description.
         """
         try:
             async with asyncio.TaskGroup() as group:

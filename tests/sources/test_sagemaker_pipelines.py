@@ -681,6 +681,41 @@ async def test_execution_detail_returns_the_execution_and_its_steps(fake_sagemak
     }
 
 
+class InTurn(dict[str, Any]):
+    """Canned answers; a list holds an operation's answers in turn (the last from then on)."""
+
+    def __getitem__(self, operation: str) -> Any:
+        answer = super().__getitem__(operation)
+        if isinstance(answer, list):
+            return answer.pop(0) if len(answer) > 1 else answer[0]
+        return answer
+
+
+async def test_steps_listed_before_the_execution_ended_are_listed_again(fake_sagemaker):
+    fake, base_url = fake_sagemaker
+    train_running = {k: v for k, v in TRAIN_FAILED.items() if k not in ("EndTime", "FailureReason")}
+    fake.answers = InTurn(fake.answers)
+    fake.answers["ListPipelineExecutionSteps"] = [
+        {
+            "PipelineExecutionSteps": [
+                _wire(PREPARE),
+                _wire(train_running | {"StepStatus": "Executing"}),
+            ]
+        },
+        {"PipelineExecutionSteps": [_wire(PREPARE), _wire(TRAIN_FAILED)]},
+    ]
+    async with AsyncExitStack() as stack:
+        client = await open_client(stack, "sagemaker", _settings(base_url))
+        execution, steps = await SageMakerSource(client, REGION).execution_detail(EXECUTION)
+
+    assert execution.status == ExecutionStatus.FAILED
+    assert [(s.name, s.status) for s in steps] == [
+        ("PrepareData", ExecutionStatus.SUCCEEDED),
+        ("TrainModel", ExecutionStatus.FAILED),
+    ]
+    assert fake.calls["ListPipelineExecutionSteps"] == 2
+
+
 # ---- pure mappings ---------------------------------------------------------------------------
 
 
