@@ -103,7 +103,7 @@ class TrainingMetricsImporter:
         stored_keys = {arn: stored_key(wanted[arn], import_key(arn)) for arn in wanted}
         unknown = [key for key in stored_keys.values() if key not in self._imported]
         if unknown:
-            self._remember(await self._recorded(unknown))
+            _remember(self._imported, await self._recorded(unknown))
         todo = [arn for arn in wanted if stored_keys[arn] not in self._imported]
         if todo:
             await self._fetch(todo, wanted, stored_keys, failed)
@@ -112,9 +112,7 @@ class TrainingMetricsImporter:
             for execution_id, arns in jobs_of.items()
             if all(stored_keys[arn] in self._imported for arn in arns)
         }
-        if len(self._settled) + len(settled) > MAX_REMEMBERED_IMPORTS:
-            self._settled.clear()
-        self._settled |= settled
+        _remember(self._settled, settled)
 
     async def _fetch(
         self,
@@ -151,7 +149,7 @@ class TrainingMetricsImporter:
                 log.warning("training metrics not stored: %s", exc.message)
                 failed.update({wanted[j.arn]: exc for j in jobs[index:]})
                 return
-            self._remember({stored_keys[job.arn]})
+            _remember(self._imported, {stored_keys[job.arn]})
 
     async def _series(self, jobs: list[TrainingJob]) -> list[dict[str, list[PointIn]]]:
         if self.cloudwatch is None or not jobs:
@@ -162,11 +160,6 @@ class TrainingMetricsImporter:
         end = max(max((j.ended_at or now) for j in jobs), start + timedelta(minutes=1))
         return await self.cloudwatch.training_series(queries, start, end)
 
-    def _remember(self, keys: set[str]) -> None:
-        if len(self._imported) + len(keys) > MAX_REMEMBERED_IMPORTS:
-            self._imported.clear()
-        self._imported |= keys
-
     async def _recorded(self, keys: list[str]) -> set[str]:
         """Which idempotency keys the metadb holds: one query."""
         async with self.metadb.session() as session:
@@ -174,3 +167,10 @@ class TrainingMetricsImporter:
                 select(IdempotencyKey.key).where(col(IdempotencyKey.key).in_(keys))
             )
             return set(rows.all())
+
+
+def _remember(kept: set[str], new: set[str]) -> None:
+    """Add ``new`` to ``kept``, which starts over past ``MAX_REMEMBERED_IMPORTS``."""
+    if len(kept) + len(new) > MAX_REMEMBERED_IMPORTS:
+        kept.clear()
+    kept |= new

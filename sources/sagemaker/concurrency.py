@@ -131,10 +131,10 @@ class SharedAnswers(Generic[K, V]):
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         kept = self._values.get(key)
-        fresh = kept is not None and self._clock() < kept[0]
-        cache_lookup(self._name, fresh)
-        if fresh:
-            return kept[1]  # type: ignore[index]
+        if kept is not None and self._clock() < kept[0]:
+            cache_lookup(self._name, True)
+            return kept[1]
+        cache_lookup(self._name, False)
         task = self._loading.get(key)
         if task is None:
             task = asyncio.create_task(self._load(key, load))
